@@ -1,0 +1,176 @@
+//! The command line: flags as clap parses them. `commands` turns them into work.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  sgops validate                              check every rule file offline
+  sgops plan                                  show what would change in every account
+  sgops plan --account itx-016 --format json --out plan.json
+  sgops apply --plan plan.json                apply, only if live state is still as planned
+  sgops comment --pr 42 --plan plan.json      post the plan as one sticky PR comment
+  sgops import itx-016 us-east-1 sg-0a1b2c3d4e5f67890 --out rules/itx-016/us-east-1/web.yaml
+  sgops completions bash > /etc/bash_completion.d/sgops
+
+Exit codes: 0 success or no changes, 1 error, 2 changes (plan --detailed-exitcode),
+3 refused by policy (denied action, invalid service, guardrail, stale plan, too many changes).";
+
+/// Governs exceptions to baseline AWS security groups from git: validate, plan, apply.
+#[derive(Debug, Parser)]
+#[command(name = "sgops", version, about, after_help = EXAMPLES)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(long, global = true, default_value = "sgops.yaml", value_name = "FILE")]
+    pub config: PathBuf,
+
+    /// Directory of rule files (<account>/<region>/<name>.yaml).
+    #[arg(long, global = true, default_value = "rules", value_name = "DIR")]
+    pub rules: PathBuf,
+
+    /// More logging on standard error (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check sgops.yaml and every rule file offline, guardrails included.
+    #[command(after_help = "In GitHub Actions (GITHUB_ACTIONS=true) each problem is also printed as an ::error annotation.\nExit: 0 clean (warnings allowed), 1 errors, 3 only guardrail violations.")]
+    Validate,
+
+    /// Read live state and show what apply would change.
+    Plan(PlanArgs),
+
+    /// Re-plan and apply the changes.
+    Apply(ApplyArgs),
+
+    /// Post or update a saved plan as one sticky pull-request comment.
+    Comment(CommentArgs),
+
+    /// Run one allow-listed EC2 action with a boto3-shaped JSON body.
+    Invoke(InvokeArgs),
+
+    /// Print a rule file for the rules already in a security group.
+    Import(ImportArgs),
+
+    /// Print the JSON Schema of rule files (for editors).
+    Schema,
+
+    /// Print shell completions.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Markdown,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Output format on standard output.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Also write the JSON plan to FILE (for `apply --plan` and `comment`).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Only these accounts (repeatable).
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+    /// Exit 2 when there are changes, 0 when none.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Print API calls by operation on standard error.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// Apply only if the fresh plan's fingerprint equals this saved plan's.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Post the result to the pull request merged as GITHUB_SHA.
+    #[arg(long)]
+    pub comment: bool,
+    /// Report format on standard output.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Allow more changes than guardrails.max_changes.
+    #[arg(long)]
+    pub allow_many: bool,
+    /// Only these accounts (repeatable).
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+    /// Print API calls by operation on standard error.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CommentArgs {
+    /// Pull request number.
+    #[arg(long)]
+    pub pr: u64,
+    /// Saved JSON plan (repeatable: shards are merged into one comment).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub plan: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// Account name from sgops.yaml, or its 12-digit id.
+    pub account: String,
+    pub region: String,
+    /// Service whose allow-list applies (e.g. ec2).
+    pub service: String,
+    /// Action in boto3 spelling (e.g. authorize_security_group_ingress).
+    pub action: String,
+    /// JSON body as boto3 takes it; `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub body: PathBuf,
+    /// Ask EC2 to check permissions without acting (DryRun).
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Account name from sgops.yaml, or its 12-digit id.
+    pub account: String,
+    pub region: String,
+    /// Security group id.
+    pub security_group: String,
+    /// Write the rule file here instead of standard output.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Ticket to record on imported rules.
+    #[arg(long, default_value = "imported")]
+    pub ticket: String,
+    /// Only rules not yet tagged sgops:rule.
+    #[arg(long)]
+    pub only_untagged: bool,
+    /// Leave out the default allow-all egress rule.
+    #[arg(long)]
+    pub skip_default_egress: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

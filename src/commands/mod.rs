@@ -1,0 +1,61 @@
+//! One function per subcommand: turns parsed flags into work and output.
+
+mod validate;
+
+use std::io::Write;
+
+use clap::CommandFactory;
+use jiff::civil::Date;
+
+use crate::cli::{Cli, Command};
+use crate::error::{Error, Exit};
+
+/// Runs the parsed command line; the `Ok` value is the exit code on success paths.
+pub fn run(cli: Cli) -> Result<Exit, Error> {
+    let today = today()?;
+    match cli.command {
+        Command::Validate => validate::run(&cli.config, &cli.rules, today),
+        Command::Plan(_) => Err(Error::NotBuilt("plan")),
+        Command::Apply(_) => Err(Error::NotBuilt("apply")),
+        Command::Comment(_) => Err(Error::NotBuilt("comment")),
+        Command::Invoke(_) => Err(Error::NotBuilt("invoke")),
+        Command::Import(_) => Err(Error::NotBuilt("import")),
+        Command::Schema => {
+            let text = serde_json::to_string_pretty(&crate::schema::rule_file_schema())
+                .map_err(|e| Error::Usage(format!("cannot render schema: {e}")))?;
+            print_stdout(&format!("{text}\n"))?;
+            Ok(Exit::Ok)
+        }
+        Command::Completions { shell } => {
+            let mut cmd = Cli::command();
+            let mut out = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "sgops", &mut out);
+            print_stdout(&String::from_utf8_lossy(&out))?;
+            Ok(Exit::Ok)
+        }
+    }
+}
+
+/// Today's date in UTC; `SGOPS_TODAY=YYYY-MM-DD` pins it (reproducible plans and tests).
+fn today() -> Result<Date, Error> {
+    match std::env::var("SGOPS_TODAY") {
+        Ok(s) if !s.is_empty() => s
+            .parse()
+            .map_err(|_| Error::Usage(format!("SGOPS_TODAY={s} is not a date like 2026-11-27"))),
+        _ => Ok(jiff::Timestamp::now()
+            .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+            .date()),
+    }
+}
+
+/// Writes the command's result; a closed pipe (`| head`) is not an error worth a panic.
+fn print_stdout(s: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Write {
+            path: "standard output".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,52 @@
+//! `sgops validate`: offline checks of every file, all problems in one run.
+
+use std::path::Path;
+
+use jiff::civil::Date;
+
+use crate::diag;
+use crate::error::{Error, Exit};
+use crate::repo::Repo;
+
+pub fn run(config: &Path, rules: &Path, today: Date) -> Result<Exit, Error> {
+    let repo = Repo::load(config, rules, today);
+    report(&repo)?;
+    let c = repo.counts();
+    if c.errors > 0 || c.guardrails > 0 {
+        return Err(Error::Invalid {
+            errors: c.errors,
+            guardrails: c.guardrails,
+        });
+    }
+    eprintln!(
+        "ok: {} rules in {} files{}",
+        repo.desired.rule_count(),
+        repo.desired.files.len(),
+        match c.warnings {
+            0 => String::new(),
+            1 => ", 1 warning".into(),
+            n => format!(", {n} warnings"),
+        }
+    );
+    Ok(Exit::Ok)
+}
+
+/// Prints every diagnostic on standard error, and as workflow annotations on standard
+/// output inside GitHub Actions (where the runner picks them up).
+pub fn report(repo: &Repo) -> Result<(), Error> {
+    let mut err = String::new();
+    for d in &repo.diagnostics {
+        err.push_str(&diag::render(d, &repo.sources));
+        err.push('\n');
+    }
+    eprint!("{err}");
+    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+        let mut out = String::new();
+        for d in &repo.diagnostics {
+            out.push_str(&diag::github_annotation(d));
+            out.push('\n');
+        }
+        super::print_stdout(&out)?;
+    }
+    Ok(())
+}

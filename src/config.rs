@@ -1,0 +1,461 @@
+//! `sgops.yaml`: which accounts exist, how to reach them, and the policies every plan obeys.
+//!
+//! Loading reads the one file; everything else here is pure. Problems come back as
+//! [`Diagnostic`]s pointing into the file, all of them at once.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde::de::{self, MapAccess, Visitor};
+use serde_saphyr::Spanned;
+
+use crate::diag::{Diagnostic, Pos, Sources};
+use crate::rules::{check_aws_tag, is_valid_region};
+use crate::yaml;
+
+/// The tag that marks a rule as managed by sgops; its value is the rule id.
+pub const RULE_TAG: &str = "sgops:rule";
+
+/// Validated configuration with every default resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub allowlist: AllowlistConfig,
+    pub role_name: String,
+    pub external_id: Option<String>,
+    /// Account name → account, sorted by name so every walk over accounts is deterministic.
+    pub accounts: BTreeMap<String, Account>,
+    pub rule_tags: BTreeMap<String, String>,
+    pub guardrails: Guardrails,
+    pub quotas: Quotas,
+    pub concurrency: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowlistConfig {
+    pub parameter_prefix: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    /// Overrides the top-level `role_name` for this account.
+    pub role_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Guardrails {
+    pub world_open_denied_ports: Vec<u16>,
+    pub max_changes: usize,
+    pub max_expiry_days: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quotas {
+    pub rules_per_group: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            allowlist: AllowlistConfig {
+                parameter_prefix: "/vpcx/aws/boto3-proxy/allowed-actions/".into(),
+                region: "us-east-1".into(),
+            },
+            role_name: "sgops-reconciler".into(),
+            external_id: None,
+            accounts: BTreeMap::new(),
+            rule_tags: BTreeMap::new(),
+            guardrails: Guardrails {
+                world_open_denied_ports: vec![22, 3389],
+                max_changes: 200,
+                max_expiry_days: 366,
+            },
+            quotas: Quotas {
+                rules_per_group: 60,
+            },
+            concurrency: 16,
+        }
+    }
+}
+
+impl Config {
+    /// The role ARN to assume in `account`.
+    pub fn role_arn(&self, account: &Account) -> String {
+        format!(
+            "arn:aws:iam::{}:role/{}",
+            account.id,
+            account.role_name.as_deref().unwrap_or(&self.role_name)
+        )
+    }
+
+    /// Finds an account by its name or its 12-digit id.
+    pub fn account(&self, name_or_id: &str) -> Option<(&str, &Account)> {
+        self.accounts
+            .get_key_value(name_or_id)
+            .or_else(|| self.accounts.iter().find(|(_, a)| a.id == name_or_id))
+            .map(|(n, a)| (n.as_str(), a))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    allowlist: Option<RawAllowlist>,
+    role_name: Option<Spanned<String>>,
+    external_id: Option<Spanned<String>>,
+    accounts: Option<Spanned<BTreeMap<String, Spanned<RawAccount>>>>,
+    rule_tags: Option<Spanned<BTreeMap<String, String>>>,
+    guardrails: Option<RawGuardrails>,
+    quotas: Option<RawQuotas>,
+    concurrency: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAllowlist {
+    parameter_prefix: Option<Spanned<String>>,
+    region: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGuardrails {
+    world_open_denied_ports: Option<Vec<Spanned<i64>>>,
+    max_changes: Option<Spanned<i64>>,
+    max_expiry_days: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuotas {
+    rules_per_group: Option<Spanned<i64>>,
+}
+
+/// An account entry: `"111111111111"` or `{ id: "…", role_name: … }`.
+struct RawAccount {
+    id: Option<String>,
+    role_name: Option<String>,
+}
+
+impl<'de> Deserialize<'de> for RawAccount {
+    fn deserialize<D: de::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawAccount;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a quoted 12-digit account id, or { id, role_name }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAccount, E> {
+                Ok(RawAccount {
+                    id: Some(v.to_string()),
+                    role_name: None,
+                })
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawAccount, E> {
+                Err(E::custom(format!(
+                    "account id {v} must be quoted (\"{v:012}\"): unquoted numbers lose leading zeros"
+                )))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawAccount, E> {
+                Err(E::custom(format!("account id {v} must be a quoted 12-digit string")))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawAccount, A::Error> {
+                let mut out = RawAccount {
+                    id: None,
+                    role_name: None,
+                };
+                while let Some(k) = m.next_key::<String>()? {
+                    match k.as_str() {
+                        "id" => out.id = Some(m.next_value::<String>()?),
+                        "role_name" => out.role_name = Some(m.next_value::<String>()?),
+                        other => {
+                            return Err(de::Error::unknown_field(other, &["id", "role_name"]));
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// Loads and validates `sgops.yaml`. The text is added to `sources` for diagnostics.
+pub fn load(path: &Path, sources: &mut Sources) -> Result<Config, Vec<Diagnostic>> {
+    let display = path.display().to_string();
+    if !path.exists() {
+        return Err(vec![Diagnostic::error(
+            Pos::file(&display),
+            format!(
+                "configuration file not found: create {display} (see README) or pass --config FILE"
+            ),
+        )]);
+    }
+    let text = yaml::read_source(path, &display).map_err(|d| vec![d])?;
+    sources.insert(display.clone(), text.clone());
+    parse(&display, &text)
+}
+
+/// Parses and validates configuration text; `path` names it in diagnostics.
+pub fn parse(path: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
+    let raw: RawConfig = yaml::parse(path, text).map_err(|mut d| {
+        if d.message.starts_with("file is empty") {
+            d.message = "file is empty: sgops.yaml needs at least `accounts`".into();
+        }
+        vec![d]
+    })?;
+    let mut diags = Vec::new();
+    let mut cfg = Config::default();
+    let at = |s: &Pos| s.clone();
+
+    if let Some(a) = raw.allowlist {
+        if let Some(p) = a.parameter_prefix {
+            if !p.value.starts_with('/') || !p.value.ends_with('/') {
+                diags.push(Diagnostic::error(
+                    yaml::pos(path, &p),
+                    "allowlist.parameter_prefix must start and end with `/` (the service name is appended)",
+                ));
+            }
+            cfg.allowlist.parameter_prefix = p.value;
+        }
+        if let Some(r) = a.region {
+            if !is_valid_region(&r.value) {
+                diags.push(Diagnostic::error(
+                    yaml::pos(path, &r),
+                    format!("`{}` is not an AWS region name (like us-east-1)", r.value),
+                ));
+            }
+            cfg.allowlist.region = r.value;
+        }
+    }
+    if let Some(r) = raw.role_name {
+        check_role_name(&r.value, yaml::pos(path, &r), &mut diags);
+        cfg.role_name = r.value;
+    }
+    if let Some(e) = raw.external_id {
+        if e.value.len() < 2 || e.value.len() > 1224 {
+            diags.push(Diagnostic::error(
+                yaml::pos(path, &e),
+                "external_id must be 2 to 1224 characters",
+            ));
+        }
+        cfg.external_id = Some(e.value);
+    }
+    match raw.accounts {
+        None => diags.push(Diagnostic::error(
+            Pos::file(path),
+            "missing `accounts`: map each account name to its 12-digit id",
+        )),
+        Some(accounts) => {
+            let mut seen_ids: BTreeMap<String, Pos> = BTreeMap::new();
+            for (name, acct) in accounts.value {
+                let p = yaml::pos(path, &acct);
+                if !is_valid_account_name(&name) {
+                    diags.push(Diagnostic::error(
+                        at(&p),
+                        format!(
+                            "account name `{name}` must be a folder name of [A-Za-z0-9._-] (it names rules/{name}/)"
+                        ),
+                    ));
+                }
+                let Some(id) = acct.value.id else {
+                    diags.push(Diagnostic::error(
+                        at(&p),
+                        format!("account `{name}` has no `id`"),
+                    ));
+                    continue;
+                };
+                if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                    diags.push(Diagnostic::error(
+                        at(&p),
+                        format!("account `{name}`: id `{id}` is not a 12-digit AWS account id"),
+                    ));
+                }
+                if let Some(first) = seen_ids.get(&id) {
+                    diags.push(
+                        Diagnostic::error(at(&p), format!("account id {id} is listed twice"))
+                            .with_related(first.clone(), "first listed here"),
+                    );
+                } else {
+                    seen_ids.insert(id.clone(), p.clone());
+                }
+                if let Some(r) = &acct.value.role_name {
+                    check_role_name(r, at(&p), &mut diags);
+                }
+                cfg.accounts.insert(
+                    name,
+                    Account {
+                        id,
+                        role_name: acct.value.role_name,
+                    },
+                );
+            }
+        }
+    }
+    if let Some(tags) = raw.rule_tags {
+        let p = yaml::pos(path, &tags);
+        for (k, v) in &tags.value {
+            if k == RULE_TAG {
+                diags.push(Diagnostic::error(
+                    at(&p),
+                    format!("rule_tags must not set `{RULE_TAG}`: sgops sets it to the rule id"),
+                ));
+            } else if let Err(m) = check_aws_tag(k, v) {
+                diags.push(Diagnostic::error(at(&p), format!("rule_tags: {m}")));
+            }
+        }
+        cfg.rule_tags = tags.value;
+    }
+    if let Some(g) = raw.guardrails {
+        if let Some(ports) = g.world_open_denied_ports {
+            cfg.guardrails.world_open_denied_ports.clear();
+            for p in ports {
+                match u16::try_from(p.value) {
+                    Ok(v) => cfg.guardrails.world_open_denied_ports.push(v),
+                    Err(_) => diags.push(Diagnostic::error(
+                        yaml::pos(path, &p),
+                        format!("port {} is outside 0-65535", p.value),
+                    )),
+                }
+            }
+        }
+        if let Some(m) = g.max_changes {
+            cfg.guardrails.max_changes = positive(path, &m, "guardrails.max_changes", &mut diags);
+        }
+        if let Some(m) = g.max_expiry_days {
+            cfg.guardrails.max_expiry_days =
+                positive(path, &m, "guardrails.max_expiry_days", &mut diags) as u32;
+        }
+    }
+    if let Some(q) = raw.quotas
+        && let Some(r) = q.rules_per_group
+    {
+        cfg.quotas.rules_per_group = positive(path, &r, "quotas.rules_per_group", &mut diags);
+    }
+    if let Some(c) = raw.concurrency {
+        cfg.concurrency = positive(path, &c, "concurrency", &mut diags).min(256);
+    }
+    if diags.is_empty() {
+        Ok(cfg)
+    } else {
+        Err(diags)
+    }
+}
+
+fn positive(path: &str, v: &Spanned<i64>, name: &str, diags: &mut Vec<Diagnostic>) -> usize {
+    if v.value < 1 || v.value > 1_000_000 {
+        diags.push(Diagnostic::error(
+            yaml::pos(path, v),
+            format!("{name} must be between 1 and 1000000, not {}", v.value),
+        ));
+        1
+    } else {
+        v.value as usize
+    }
+}
+
+fn is_valid_account_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s != "."
+        && s != ".."
+        && s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// IAM role names: 1–64 characters of `[\w+=,.@-]`.
+fn check_role_name(s: &str, pos: Pos, diags: &mut Vec<Diagnostic>) {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@-".contains(&b));
+    if !ok {
+        diags.push(Diagnostic::error(
+            pos,
+            format!("`{s}` is not an IAM role name (1-64 characters of letters, digits and _+=,.@-)"),
+        ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+allowlist:
+  parameter_prefix: /vpcx/aws/boto3-proxy/allowed-actions/
+  region: us-east-1
+role_name: sgops-reconciler
+external_id: null
+accounts:
+  itx-016: "111111111111"
+  itx-046: { id: "222222222222", role_name: other-role }
+rule_tags:
+  vpcx:skip_enforcement: "yes"
+guardrails:
+  world_open_denied_ports: [22, 3389]
+  max_changes: 200
+  max_expiry_days: 366
+quotas:
+  rules_per_group: 60
+concurrency: 16
+"#;
+
+    #[test]
+    fn parses_the_spec_example() {
+        let c = parse("sgops.yaml", FULL).expect("valid");
+        assert_eq!(c.accounts.len(), 2);
+        assert_eq!(
+            c.role_arn(&c.accounts["itx-046"]),
+            "arn:aws:iam::222222222222:role/other-role"
+        );
+        assert_eq!(
+            c.role_arn(&c.accounts["itx-016"]),
+            "arn:aws:iam::111111111111:role/sgops-reconciler"
+        );
+        assert_eq!(c.rule_tags["vpcx:skip_enforcement"], "yes");
+        assert_eq!(c.external_id, None);
+        assert_eq!(c.account("222222222222").map(|a| a.0), Some("itx-046"));
+    }
+
+    #[test]
+    fn defaults_fill_what_is_absent() {
+        let c = parse("sgops.yaml", "accounts:\n  a: \"111111111111\"\n").expect("valid");
+        assert_eq!(c.guardrails.world_open_denied_ports, vec![22, 3389]);
+        assert_eq!(c.quotas.rules_per_group, 60);
+        assert_eq!(c.concurrency, 16);
+    }
+
+    #[test]
+    fn unquoted_account_id_is_explained() {
+        let e = parse("sgops.yaml", "accounts:\n  a: 011111111111\n").expect_err("unquoted");
+        assert!(e[0].message.contains("quoted"), "{:?}", e);
+        assert_eq!(e[0].pos.line, 2);
+    }
+
+    #[test]
+    fn all_problems_are_reported_together() {
+        let e = parse(
+            "sgops.yaml",
+            "role_name: 'bad role'\naccounts:\n  a: \"12\"\n  b: \"111111111111\"\n  c: \"111111111111\"\nconcurrency: 0\n",
+        )
+        .expect_err("invalid");
+        assert_eq!(e.len(), 4, "{e:#?}");
+    }
+
+    #[test]
+    fn unknown_key_is_an_error() {
+        let e = parse("sgops.yaml", "accounts: {}\nrole: x\n").expect_err("unknown");
+        assert_eq!(e[0].pos.line, 2);
+    }
+
+    #[test]
+    fn missing_accounts_is_an_error() {
+        let e = parse("sgops.yaml", "concurrency: 4\n").expect_err("no accounts");
+        assert!(e[0].message.contains("accounts"));
+    }
+}

@@ -1,0 +1,19 @@
+//! sgops: approved exceptions to baseline security groups, kept in git and reconciled into
+//! every account of an AWS Organization.
+//!
+//! Data flows one way: [`config`] + [`rules`] (desired state) → live state → allow-list →
+//! plan → render / apply → GitHub. `main` only parses the command line and calls
+//! [`commands::run`].
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod diag;
+pub mod error;
+pub mod logging;
+pub mod repo;
+pub mod rules;
+pub mod schema;
+pub mod yaml;
+
+pub use error::{Error, Exit};

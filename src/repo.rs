@@ -1,0 +1,66 @@
+//! The repository sgops reads: `sgops.yaml` plus the `rules/` tree, loaded together.
+//!
+//! I/O: reads those files. Every command that needs desired state starts here.
+
+use std::path::Path;
+
+use jiff::civil::Date;
+
+use crate::config::{self, Config};
+use crate::diag::{self, Diagnostic, Severity, Sources};
+use crate::rules::{self, Desired, LoadOptions};
+
+/// What was loaded, with every problem found on the way.
+#[derive(Debug)]
+pub struct Repo {
+    /// `None` when sgops.yaml itself is unusable (rules were then not read).
+    pub config: Option<Config>,
+    pub desired: Desired,
+    /// Sorted by file and position.
+    pub diagnostics: Vec<Diagnostic>,
+    pub sources: Sources,
+    pub files_read: usize,
+}
+
+impl Repo {
+    /// Loads the configuration, then the rules against it.
+    pub fn load(config_path: &Path, rules_dir: &Path, today: Date) -> Repo {
+        let mut sources = Sources::default();
+        let mut diagnostics = Vec::new();
+        let config = match config::load(config_path, &mut sources) {
+            Ok(c) => Some(c),
+            Err(d) => {
+                diagnostics.extend(d);
+                None
+            }
+        };
+        let mut desired = Desired::default();
+        let mut files_read = 0;
+        if let Some(cfg) = &config {
+            let opts = LoadOptions { config: cfg, today };
+            let (d, diags) = rules::load_tree(rules_dir, &opts, &mut sources);
+            desired = d;
+            diagnostics.extend(diags);
+            files_read = sources.len().saturating_sub(1);
+        }
+        diag::sort(&mut diagnostics);
+        Repo {
+            config,
+            desired,
+            diagnostics,
+            sources,
+            files_read,
+        }
+    }
+
+    pub fn counts(&self) -> diag::Counts {
+        diag::count(&self.diagnostics)
+    }
+
+    /// Whether there is an error or a guardrail violation (warnings do not count).
+    pub fn has_problems(&self) -> bool {
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity != Severity::Warning)
+    }
+}

@@ -1,0 +1,247 @@
+//! Checks on single values (ids, regions, descriptions, tags) and across files (duplicates,
+//! world-open ingress). Pure functions; each returns or pushes a message that says what to do.
+
+use std::collections::HashMap;
+
+use super::{Direction, GroupRef, Meaning, Ports, Protocol, RuleFile, RuleSpec};
+use crate::diag::{Diagnostic, Pos};
+
+/// `[a-z0-9][a-z0-9._-]{0,62}`.
+pub fn is_valid_rule_id(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
+        && b.iter()
+            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-'))
+}
+
+/// AWS region names: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-northwest-1`.
+pub fn is_valid_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let n = parts.len();
+    if !(3..=4).contains(&n) {
+        return false;
+    }
+    let letters = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    parts[0].len() == 2
+        && letters(parts[0])
+        && parts[1..n - 1].iter().all(|p| letters(p))
+        && !parts[n - 1].is_empty()
+        && parts[n - 1].len() <= 2
+        && parts[n - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `sg-`/`vpc-` followed by 8 or 17 lowercase hex digits.
+pub fn is_resource_id(s: &str, prefix: &str) -> bool {
+    s.strip_prefix(prefix).is_some_and(|h| {
+        (h.len() == 8 || h.len() == 17) && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// `pl-` followed by hex digits (AWS-managed lists have 8, customer lists 17).
+pub fn is_prefix_list_id(s: &str) -> bool {
+    s.strip_prefix("pl-").is_some_and(|h| {
+        (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// Characters AWS accepts in a security-group rule description, besides letters and digits.
+const DESCRIPTION_EXTRA: &str = " ._-:/()#,@[]+=&;{}!$*";
+
+/// At most 255 characters of `a-zA-Z0-9` and ` ._-:/()#,@[]+=&;{}!$*`.
+pub fn check_description(s: &str) -> Result<(), String> {
+    let n = s.chars().count();
+    if n > 255 {
+        return Err(format!(
+            "description is {n} characters; AWS allows at most 255: shorten it"
+        ));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || DESCRIPTION_EXTRA.contains(*c)))
+    {
+        return Err(format!(
+            "description contains {c:?}, which AWS refuses: use letters, digits, spaces and {}",
+            DESCRIPTION_EXTRA.trim()
+        ));
+    }
+    Ok(())
+}
+
+/// AWS tag limits: key 1–128 characters not starting with `aws:`, value at most 256.
+pub fn check_aws_tag(key: &str, value: &str) -> Result<(), String> {
+    if key.is_empty() || key.chars().count() > 128 {
+        return Err(format!("tag key `{key}` must be 1 to 128 characters"));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(format!("tag key `{key}`: the prefix `aws:` is reserved by AWS"));
+    }
+    if value.chars().count() > 256 {
+        return Err(format!("tag `{key}`: the value must be at most 256 characters"));
+    }
+    Ok(())
+}
+
+/// Guardrail: ingress from 0.0.0.0/0 or ::/0 that opens a denied port (ranges and `all` count).
+pub fn world_open(spec: &RuleSpec, at: &Pos, denied: &[u16], diags: &mut Vec<Diagnostic>) {
+    if spec.direction != Direction::Ingress || !spec.peer.is_world() {
+        return;
+    }
+    let hit: Vec<u16> = denied
+        .iter()
+        .copied()
+        .filter(|&p| match (spec.protocol, spec.ports) {
+            (Protocol::All, _) => true,
+            (Protocol::Tcp | Protocol::Udp, ports) => ports.covers(p),
+            _ => false,
+        })
+        .collect();
+    if hit.is_empty() {
+        return;
+    }
+    let ports = hit
+        .iter()
+        .map(u16::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let what = match spec.ports {
+        Ports::Range { .. } => format!("{} {}", spec.protocol, spec.ports),
+        _ => "every port".to_string(),
+    };
+    diags.push(Diagnostic::guardrail(
+        at.clone(),
+        format!(
+            "ingress from {} opens {what}, which includes denied port {ports} (guardrails.world_open_denied_ports): narrow the source or the ports",
+            spec.peer.value()
+        ),
+    ));
+}
+
+/// Duplicate rule ids and duplicate meanings among all files that name the same group.
+pub fn cross_file(files: &[RuleFile], diags: &mut Vec<Diagnostic>) {
+    type GroupKey<'a> = (&'a str, &'a str, &'a GroupRef);
+    let mut ids: HashMap<(GroupKey, &str), &Pos> = HashMap::new();
+    let mut meanings: HashMap<(GroupKey, Meaning), (&Pos, &str)> = HashMap::new();
+    for f in files {
+        let g: GroupKey = (&f.account, &f.region, &f.group);
+        for r in &f.rules {
+            if let Some(first) = ids.get(&(g, r.id.as_str())) {
+                diags.push(
+                    Diagnostic::error(
+                        r.pos.clone(),
+                        format!(
+                            "rule id `{}` is used twice for security group {}: ids must be unique within a group",
+                            r.id, f.group
+                        ),
+                    )
+                    .with_related((*first).clone(), "first used here"),
+                );
+            } else {
+                ids.insert((g, r.id.as_str()), &r.pos);
+            }
+            let m = r.spec.meaning();
+            if let Some((first, first_id)) = meanings.get(&(g, m.clone())) {
+                diags.push(
+                    Diagnostic::error(
+                        r.pos.clone(),
+                        format!(
+                            "rule `{}` is the same AWS rule as `{first_id}` ({} {} {} {}): AWS keeps only one; remove one of them",
+                            r.id, m.direction, m.protocol, m.ports, m.peer
+                        ),
+                    )
+                    .with_related((*first).clone(), format!("`{first_id}` is here")),
+                );
+            } else {
+                meanings.insert((g, m), (&r.pos, &r.id));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Peer;
+
+    #[test]
+    fn rule_ids() {
+        assert!(is_valid_rule_id("partner-callbacks-https"));
+        assert!(is_valid_rule_id("0.a_b-c"));
+        assert!(!is_valid_rule_id("-leading"));
+        assert!(!is_valid_rule_id("Upper"));
+        assert!(!is_valid_rule_id(""));
+        assert!(!is_valid_rule_id(&"a".repeat(64)));
+        assert!(is_valid_rule_id(&"a".repeat(63)));
+    }
+
+    #[test]
+    fn regions() {
+        for ok in ["us-east-1", "eu-central-2", "us-gov-west-1", "cn-northwest-1", "ap-southeast-3"] {
+            assert!(is_valid_region(ok), "{ok}");
+        }
+        for bad in ["us-east", "useast1", "US-EAST-1", "us-east-1a", "u-east-1", "us--1", "x"] {
+            assert!(!is_valid_region(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ids_of_resources() {
+        assert!(is_resource_id("sg-0a1b2c3d4e5f67890", "sg-"));
+        assert!(is_resource_id("sg-12345678", "sg-"));
+        assert!(!is_resource_id("sg-0A1B2C3D4E5F67890", "sg-"));
+        assert!(!is_resource_id("sg-123", "sg-"));
+        assert!(is_prefix_list_id("pl-63a5400a"));
+        assert!(!is_prefix_list_id("pl-xyz"));
+    }
+
+    #[test]
+    fn descriptions() {
+        assert!(check_description("Partner callbacks (CHG-1) #2 [x]").is_ok());
+        assert!(check_description(&"a".repeat(256)).unwrap_err().contains("255"));
+        assert!(check_description("café").unwrap_err().contains("'é'"));
+        assert!(check_description("a<b>").is_err());
+    }
+
+    #[test]
+    fn tags() {
+        assert!(check_aws_tag("team", "payments").is_ok());
+        assert!(check_aws_tag("AWS:x", "y").is_err());
+        assert!(check_aws_tag("", "y").is_err());
+        assert!(check_aws_tag("k", &"v".repeat(257)).is_err());
+    }
+
+    fn spec(protocol: Protocol, ports: Ports, cidr: &str) -> RuleSpec {
+        RuleSpec {
+            direction: Direction::Ingress,
+            protocol,
+            ports,
+            peer: if cidr.contains(':') {
+                Peer::CidrIpv6(cidr.parse().unwrap())
+            } else {
+                Peer::Cidr(cidr.parse().unwrap())
+            },
+            description: None,
+        }
+    }
+
+    fn guard(s: &RuleSpec) -> usize {
+        let mut d = Vec::new();
+        world_open(s, &Pos::file("x"), &[22, 3389], &mut d);
+        d.len()
+    }
+
+    #[test]
+    fn world_open_counts_ranges_and_all() {
+        let r = |from, to| Ports::Range { from, to };
+        assert_eq!(guard(&spec(Protocol::Tcp, r(22, 22), "0.0.0.0/0")), 1);
+        assert_eq!(guard(&spec(Protocol::Tcp, r(20, 30), "::/0")), 1);
+        assert_eq!(guard(&spec(Protocol::Udp, r(3000, 4000), "0.0.0.0/0")), 1);
+        assert_eq!(guard(&spec(Protocol::All, Ports::NotApplicable, "0.0.0.0/0")), 1);
+        assert_eq!(guard(&spec(Protocol::Tcp, r(443, 443), "0.0.0.0/0")), 0);
+        assert_eq!(guard(&spec(Protocol::Tcp, r(22, 22), "10.0.0.0/8")), 0);
+        let mut egress = spec(Protocol::Tcp, r(22, 22), "0.0.0.0/0");
+        egress.direction = Direction::Egress;
+        assert_eq!(guard(&egress), 0);
+    }
+}

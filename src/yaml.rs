@@ -1,0 +1,161 @@
+//! Reading user YAML safely: size and encoding limits, a parser budget against alias bombs and
+//! deep nesting, and parser errors turned into [`Diagnostic`]s with file, line and column.
+//!
+//! The only I/O is reading the one file asked for.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::de::DeserializeOwned;
+use serde_saphyr::{Location, Options, Spanned};
+
+use crate::diag::{Diagnostic, Pos};
+
+/// Files larger than this are refused unread: no rule file needs a mebibyte.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Parser limits. Rule files are small and flat, so these are far below the crate defaults.
+fn options() -> Options {
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_depth: 32,
+            max_aliases: 1_000,
+            max_anchors: 1_000,
+            max_events: 2_000_000,
+            max_nodes: 500_000,
+            max_total_scalar_bytes: 4 * 1024 * 1024,
+        },
+        with_snippet: false,
+        strict_booleans: true,
+    }
+}
+
+/// Reads a file as UTF-8 text, refusing huge, binary or non-UTF-8 files with a diagnostic.
+pub fn read_source(path: &Path, display: &str) -> Result<Arc<str>, Diagnostic> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Diagnostic::error(Pos::file(display), format!("cannot read file: {e}")))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Diagnostic::error(
+            Pos::file(display),
+            format!(
+                "file is {} bytes, over the limit of {} bytes (1 MiB): split it into several files",
+                meta.len(),
+                MAX_FILE_BYTES
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| Diagnostic::error(Pos::file(display), format!("cannot read file: {e}")))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let ok = &e.as_bytes()[..at];
+        let line = ok.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+        let col = String::from_utf8_lossy(&ok[ok.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..])
+            .chars()
+            .count() as u64
+            + 1;
+        Diagnostic::error(
+            Pos::new(display, line, col, 1),
+            format!("file is not valid UTF-8 (bad byte at offset {at}): save it as UTF-8"),
+        )
+    })?;
+    Ok(Arc::from(text))
+}
+
+/// Parses one YAML document into `T`. An empty document is reported as such, not as a type error.
+pub fn parse<T: DeserializeOwned>(display: &str, text: &str) -> Result<T, Diagnostic> {
+    if text.trim().is_empty()
+        || text
+            .lines()
+            .all(|l| l.trim().is_empty() || l.trim_start().starts_with('#'))
+    {
+        return Err(Diagnostic::error(
+            Pos::file(display),
+            "file is empty: a rule file needs `security_group` and `rules`",
+        ));
+    }
+    serde_saphyr::from_str_with_options::<T>(text, options()).map_err(|e| {
+        let e = e.without_snippet();
+        let pos = e
+            .location()
+            .map(|l| loc_pos(display, &l))
+            .unwrap_or_else(|| Pos::file(display));
+        Diagnostic::error(pos, clean_message(&e.to_string()))
+    })
+}
+
+/// The parser's message without the location it prints itself (we print our own).
+fn clean_message(msg: &str) -> String {
+    let first = msg.lines().next().unwrap_or(msg).trim();
+    let first = match first.rfind(" at line ") {
+        Some(i) => &first[..i],
+        None => first,
+    };
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    first.trim_end_matches(':').to_string()
+}
+
+/// The position of a parser location in `path`.
+pub fn loc_pos(path: &str, loc: &Location) -> Pos {
+    Pos::new(path, loc.line(), loc.column(), loc.span().len())
+}
+
+/// The position of a spanned value in `path` (where it is used, not where an anchor defined it).
+pub fn pos<T>(path: &str, v: &Spanned<T>) -> Pos {
+    loc_pos(path, &v.referenced)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Doc {
+        name: Spanned<String>,
+    }
+
+    #[test]
+    fn spans_are_one_based() {
+        let d: Doc = parse("f.yaml", "# c\nname: hello\n").expect("parses");
+        let p = pos("f.yaml", &d.name);
+        assert_eq!((p.line, p.col, p.len), (2, 7, 5));
+    }
+
+    #[test]
+    fn unknown_key_names_line() {
+        let e = parse::<Doc>("f.yaml", "name: a\nnmae: b\n").expect_err("unknown key");
+        assert_eq!(e.pos.line, 2, "{e:?}");
+        assert!(e.message.contains("nmae"), "{}", e.message);
+    }
+
+    #[test]
+    fn empty_file_is_named() {
+        let e = parse::<Doc>("f.yaml", "  \n# only a comment\n").expect_err("empty");
+        assert!(e.message.contains("empty"));
+    }
+
+    #[test]
+    fn alias_bomb_is_refused_quickly() {
+        let mut s = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 0..12 {
+            let prev = if i == 0 { "a".to_string() } else { format!("b{}", i - 1) };
+            s.push_str(&format!(
+                "b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
+            ));
+        }
+        s.push_str("name: x\n");
+        let start = std::time::Instant::now();
+        let e = parse::<Doc>("f.yaml", &s).expect_err("bomb");
+        assert!(start.elapsed().as_secs() < 5);
+        assert!(!e.message.is_empty());
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let s = format!("name: {}{}\n", "[".repeat(5000), "]".repeat(5000));
+        let e = parse::<Doc>("f.yaml", &s).expect_err("deep");
+        assert!(!e.message.is_empty());
+    }
+}
