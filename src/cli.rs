@@ -108,6 +108,9 @@ pub struct ApplyArgs {
     /// Allow more changes than guardrails.max_changes.
     #[arg(long)]
     pub allow_many: bool,
+    /// Append each result here as one JSON line the moment it lands.
+    #[arg(long, value_name = "FILE", default_value = "sgops-apply.jsonl")]
+    pub journal: PathBuf,
     /// Only these accounts (repeatable).
     #[arg(long = "account", value_name = "NAME")]
     pub accounts: Vec<String>,

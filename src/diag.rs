@@ -146,17 +146,27 @@ pub fn sort(diags: &mut [Diagnostic]) {
 /// Renders one diagnostic as `path:line:col: severity: message`, the quoted line and a caret.
 pub fn render(diag: &Diagnostic, sources: &Sources) -> String {
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{}: {}: {}",
-        diag.pos,
-        diag.severity.label(),
-        diag.message
-    );
+    let head = format!("{}: {}: {}", diag.pos, diag.severity.label(), diag.message);
+    let _ = writeln!(out, "{}", escape_controls(&head));
     quote(&mut out, &diag.pos, sources);
     for (pos, note) in &diag.related {
-        let _ = writeln!(out, "  {pos}: note: {note}");
+        let _ = writeln!(out, "  {}", escape_controls(&format!("{pos}: note: {note}")));
         quote(&mut out, pos, sources);
+    }
+    out
+}
+
+/// Messages quote values from the user's files and paths; a newline or escape sequence in one
+/// must not start a new line (a GitHub workflow command such as `::error::` on standard error)
+/// or drive the terminal. Control characters are shown escaped (`\n`, `\u{1b}`).
+fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
     }
     out
 }
@@ -166,9 +176,15 @@ fn quote(out: &mut String, pos: &Pos, sources: &Sources) {
         return;
     };
     // Tabs would shift the caret; show them as one space each, as the column counts them.
+    // Other control characters (the parser refuses them, so they get quoted) become one
+    // replacement character each, so they cannot drive the terminal or shift the caret.
     let shown: String = line
         .chars()
-        .map(|c| if c == '\t' { ' ' } else { c })
+        .map(|c| match c {
+            '\t' => ' ',
+            c if c.is_control() => '\u{fffd}',
+            c => c,
+        })
         .collect();
     let shown = truncate_chars(&shown, 200);
     let number = pos.line.to_string();
@@ -277,6 +293,18 @@ mod tests {
         assert_eq!(
             render(&d, &sources()),
             "missing.yaml:1:1: error: gone\n"
+        );
+    }
+
+    #[test]
+    fn control_characters_cannot_start_a_line_or_drive_the_terminal() {
+        let mut s = Sources::default();
+        s.insert("e.yaml", Arc::from("id: a\x1b[2Jb\n"));
+        let d = Diagnostic::error(Pos::new("e.yaml", 1, 5, 1), "rule id `a\n::error::x\x1b[2J`")
+            .with_related(Pos::new("e\n.yaml", 1, 1, 1), "first\rhere");
+        assert_eq!(
+            render(&d, &s),
+            "e.yaml:1:5: error: rule id `a\\n::error::x\\u{1b}[2J`\n  1 | id: a\u{fffd}[2Jb\n    |     ^\n  e\\n.yaml:1:1: note: first\\rhere\n"
         );
     }
 

@@ -47,6 +47,12 @@ pub enum Error {
     #[error("{0}")]
     Policy(String),
 
+    #[error(transparent)]
+    Aws(#[from] crate::aws::AwsError),
+
+    #[error(transparent)]
+    Allowlist(#[from] crate::allowlist::AllowlistError),
+
 }
 
 fn invalid_summary(errors: usize, guardrails: usize) -> String {
@@ -67,6 +73,7 @@ impl Error {
         match self {
             Error::Invalid { errors: 0, .. } => Exit::Policy,
             Error::Policy(_) => Exit::Policy,
+            Error::Allowlist(e) if e.is_policy() => Exit::Policy,
             _ => Exit::Error,
         }
     }

@@ -5,12 +5,19 @@
 //! plan → render / apply → GitHub. `main` only parses the command line and calls
 //! [`commands::run`].
 
+pub mod allowlist;
+pub mod apply;
+pub mod aws;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod diag;
+pub mod engine;
 pub mod error;
+pub mod live;
 pub mod logging;
+pub mod plan;
+pub mod render;
 pub mod repo;
 pub mod rules;
 pub mod schema;

@@ -3,6 +3,7 @@
 //!
 //! The only I/O is reading the one file asked for.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -80,8 +81,77 @@ pub fn parse<T: DeserializeOwned>(display: &str, text: &str) -> Result<T, Diagno
             .location()
             .map(|l| loc_pos(display, &l))
             .unwrap_or_else(|| Pos::file(display));
-        Diagnostic::error(pos, clean_message(&e.to_string()))
+        let message = clean_message(&e.render_with_formatter(&Messages));
+        if is_tab_error(&message)
+            && let Some((line, col)) = first_tab_indent(text, pos.line)
+        {
+            return Diagnostic::error(
+                Pos::new(display, line, col, 1),
+                "tab in indentation: YAML indents with spaces only",
+            );
+        }
+        Diagnostic::error(pos, message)
     })
+}
+
+/// Parser messages in the words of a rule-file author: the crate's user-facing texts, except
+/// where they name parser internals (budget fields, events, API options).
+struct Messages;
+
+impl serde_saphyr::MessageFormatter for Messages {
+    fn format_message<'a>(&self, err: &'a serde_saphyr::Error) -> Cow<'a, str> {
+        use serde_saphyr::Error as E;
+        use serde_saphyr::budget::BudgetBreach as B;
+        match err {
+            E::Budget { breach, .. } => Cow::Owned(match breach {
+                B::Aliases { .. } => "too many aliases (`*name`, at most 1000): write the values out".into(),
+                B::Anchors { .. } => "too many anchors (`&name`, at most 1000): write the values out".into(),
+                B::Depth { .. } => "nested too deeply (at most 32 levels): rule files are flat".into(),
+                other => format!("file too large or too complex for a rule file ({other:?}): split it"),
+            }),
+            E::MultipleDocuments { .. } => Cow::Borrowed(
+                "more than one YAML document (`---`): put each document in a file of its own",
+            ),
+            E::DuplicateMappingKey { key: Some(k), .. } => {
+                Cow::Owned(format!("duplicate key `{k}`: a key may appear only once in a mapping"))
+            }
+            E::Unexpected {
+                expected: "mapping start",
+                ..
+            } => Cow::Borrowed("expected a mapping (`key: value` lines or `{ key: value }`) here"),
+            E::Unexpected {
+                expected: "sequence start",
+                ..
+            } => Cow::Borrowed("expected a list (`- item` lines or `[a, b]`) here"),
+            _ => match serde_saphyr::UserMessageFormatter.format_message(err) {
+                m if m == "recursion limit exceeded" => {
+                    Cow::Borrowed("nested too deeply: rule files are flat")
+                }
+                m => m,
+            },
+        }
+    }
+}
+
+/// Whether a parser message is about a tab where YAML wants spaces.
+fn is_tab_error(message: &str) -> bool {
+    ["found a tab", "tabs disallowed", "tab cannot be used", "start with a tab"]
+        .iter()
+        .any(|m| message.contains(m))
+}
+
+/// The first line at or after `from` (1-based) whose indentation holds a tab, and the tab's
+/// column. The parser reports tabs where its scan started, often the line before.
+fn first_tab_indent(text: &str, from: u32) -> Option<(u64, u64)> {
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1) as usize)
+        .find_map(|(i, line)| {
+            let indent = line.len() - line.trim_start_matches([' ', '\t']).len();
+            line[..indent]
+                .find('\t')
+                .map(|col| (i as u64 + 1, col as u64 + 1))
+        })
 }
 
 /// The parser's message without the location it prints itself (we print our own).
@@ -150,6 +220,46 @@ mod tests {
         let e = parse::<Doc>("f.yaml", &s).expect_err("bomb");
         assert!(start.elapsed().as_secs() < 5);
         assert!(!e.message.is_empty());
+    }
+
+    type Rules = std::collections::BTreeMap<String, Vec<std::collections::BTreeMap<String, String>>>;
+
+    #[test]
+    fn tab_indentation_points_at_the_tab() {
+        // The parser reports this at the end of line 2, where its scan of `web` began.
+        let e = parse::<Rules>("f.yaml", "rules:\n  - id: web\n\tdirection: ingress\n")
+            .expect_err("tab");
+        assert_eq!((e.pos.line, e.pos.col), (3, 1), "{e:?}");
+        assert_eq!(e.message, "tab in indentation: YAML indents with spaces only");
+        let e = parse::<Rules>("f.yaml", "rules:\n  - id: web\n   \t direction: x\n")
+            .expect_err("tab after spaces");
+        assert_eq!((e.pos.line, e.pos.col), (3, 4), "{e:?}");
+    }
+
+    #[test]
+    fn parser_messages_name_no_parser_internals() {
+        let msg = |text: &str| parse::<Rules>("f.yaml", text).expect_err(text).message;
+        assert_eq!(
+            msg("rules: []\n---\nrules: []\n"),
+            "more than one YAML document (`---`): put each document in a file of its own"
+        );
+        assert_eq!(
+            msg("rules:\n  - id: a\n    id: b\n"),
+            "duplicate key `id`: a key may appear only once in a mapping"
+        );
+        assert_eq!(
+            msg("rules:\n  id: a\n"),
+            "expected a list (`- item` lines or `[a, b]`) here"
+        );
+        assert_eq!(
+            msg("rules: [[x]]\n"),
+            "expected a mapping (`key: value` lines or `{ key: value }`) here"
+        );
+        let many = format!("rules:\n  - &r {{id: a}}\n{}", "  - *r\n".repeat(1001));
+        assert_eq!(
+            msg(&many),
+            "too many aliases (`*name`, at most 1000): write the values out"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! One function per subcommand: turns parsed flags into work and output.
 
+mod plan;
 mod validate;
 
 use std::io::Write;
@@ -15,8 +16,8 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
     let today = today()?;
     match cli.command {
         Command::Validate => validate::run(&cli.config, &cli.rules, today),
-        Command::Plan(_) => Err(Error::NotBuilt("plan")),
-        Command::Apply(_) => Err(Error::NotBuilt("apply")),
+        Command::Plan(args) => plan::plan(&cli.config, &cli.rules, today, &args),
+        Command::Apply(args) => plan::apply(&cli.config, &cli.rules, today, &args),
         Command::Comment(_) => Err(Error::NotBuilt("comment")),
         Command::Invoke(_) => Err(Error::NotBuilt("invoke")),
         Command::Import(_) => Err(Error::NotBuilt("import")),

@@ -5,14 +5,14 @@
 
 mod check;
 mod load;
-mod raw;
+pub(crate) mod raw;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use ipnet::{Ipv4Net, Ipv6Net};
 use jiff::civil::Date;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::diag::Pos;
 
@@ -21,7 +21,7 @@ pub use load::{LoadOptions, load_tree};
 pub use raw::RULE_KEYS;
 
 /// Which way traffic flows through a rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
     Ingress,
@@ -317,7 +317,8 @@ impl Desired {
 }
 
 /// The rule in the shape of a rule file, for the JSON plan and for `import`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RuleView {
     pub id: String,
     pub direction: Direction,
@@ -334,11 +335,51 @@ pub struct RuleView {
     pub security_group: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
 }
 
 impl RuleView {
+    /// The AWS rule this view describes (the inverse of [`RuleView::new`]).
+    pub fn spec(&self) -> Result<RuleSpec, String> {
+        let protocol = Protocol::parse(&self.protocol)
+            .ok_or_else(|| format!("unknown protocol `{}`", self.protocol))?;
+        let ports = match (&self.ports, protocol) {
+            (None, p) => Ports::from_aws(p, None, None),
+            (Some(serde_json::Value::Object(m)), Protocol::Icmp | Protocol::Icmpv6) => {
+                let get = |k: &str| m.get(k).and_then(serde_json::Value::as_i64).unwrap_or(-1);
+                Ports::from_aws(protocol, Some(get("type") as i32), Some(get("code") as i32))
+            }
+            (Some(serde_json::Value::Number(n)), Protocol::Tcp | Protocol::Udp) => {
+                let (from, to) = load::parse_port_range(&raw::Scalar::Int(n.as_i64().unwrap_or(-1)))?;
+                Ports::Range { from, to }
+            }
+            (Some(serde_json::Value::String(s)), Protocol::Tcp | Protocol::Udp) => {
+                let (from, to) = load::parse_port_range(&raw::Scalar::Str(s.clone()))?;
+                Ports::Range { from, to }
+            }
+            (Some(v), p) => return Err(format!("ports {v} do not fit protocol {p}")),
+        };
+        let peers = [
+            ("cidr", &self.cidr),
+            ("cidr_ipv6", &self.cidr_ipv6),
+            ("prefix_list", &self.prefix_list),
+            ("security_group", &self.security_group),
+        ];
+        let mut given = peers.iter().filter_map(|(k, v)| v.as_ref().map(|v| (*k, v)));
+        let peer = match (given.next(), given.next()) {
+            (Some((k, v)), None) => load::peer_from(k, v)?,
+            _ => return Err("a rule needs exactly one peer".into()),
+        };
+        Ok(RuleSpec {
+            direction: self.direction,
+            protocol,
+            ports,
+            peer,
+            description: self.description.clone(),
+        })
+    }
+
     pub fn new(id: &str, spec: &RuleSpec, tags: BTreeMap<String, String>) -> RuleView {
         let ports = match spec.ports {
             Ports::NotApplicable => None,

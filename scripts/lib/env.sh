@@ -1,0 +1,15 @@
+# Shared by scripts/*: where the Python venv with moto lives, and how to get it.
+MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
+SGOPS_VENV="${SGOPS_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/sgops/venv-moto-$MOTO_VERSION}"
+
+# Creates the venv once (reused afterwards) and exports SGOPS_MOTO_SERVER for the tests.
+ensure_moto() {
+  if [ ! -x "$SGOPS_VENV/bin/moto_server" ]; then
+    echo "installing moto[server]==$MOTO_VERSION into $SGOPS_VENV" >&2
+    rm -rf "$SGOPS_VENV"
+    python3 -m venv "$SGOPS_VENV"
+    "$SGOPS_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION" boto3 >&2
+  fi
+  export SGOPS_MOTO_SERVER="$SGOPS_VENV/bin/moto_server"
+  export SGOPS_PYTHON="$SGOPS_VENV/bin/python"
+}

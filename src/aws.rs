@@ -1,0 +1,350 @@
+//! Reaching AWS: the caller's base configuration, STS into each account, EC2 clients with
+//! retries and call accounting, and error messages that name operation and target.
+//!
+//! Honours the standard credential chain, `AWS_ENDPOINT_URL` (the local emulator in tests),
+//! `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE`. Never logs a credential.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_ec2::config::{Credentials, Region};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_smithy_types::retry::RetryConfig;
+use aws_smithy_types::timeout::TimeoutConfig;
+
+use crate::config::{Account, Config};
+
+/// Retries per call when `AWS_MAX_ATTEMPTS` is not set: enough to ride out throttling bursts.
+const DEFAULT_MAX_ATTEMPTS: u32 = 8;
+
+/// A failed AWS call, naming what was attempted where.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum AwsError {
+    #[error("{operation} failed for {target}: {message}")]
+    Call {
+        operation: &'static str,
+        target: String,
+        message: String,
+    },
+    #[error("cannot assume {role} in account {account}: {message}")]
+    AssumeRole {
+        account: String,
+        role: String,
+        message: String,
+    },
+}
+
+/// `Code: message` for service errors, the full source chain otherwise (timeouts, I/O).
+pub fn describe_sdk_error<E, R>(e: &aws_sdk_ec2::error::SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug,
+{
+    match (e.code(), e.message()) {
+        (Some(c), Some(m)) => format!("{c}: {m}"),
+        (Some(c), None) => c.to_string(),
+        _ => DisplayErrorContext(e).to_string(),
+    }
+}
+
+/// The error code of a failed call, when AWS sent one.
+pub fn error_code<E, R>(e: &aws_sdk_ec2::error::SdkError<E, R>) -> Option<String>
+where
+    E: ProvideErrorMetadata,
+{
+    e.code().map(str::to_string)
+}
+
+/// API calls by operation for the whole run (`--stats`). Cheap to clone; shared by clients.
+#[derive(Debug, Clone, Default)]
+pub struct Calls {
+    inner: Arc<Mutex<CallCounts>>,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CallCounts {
+    /// Operations started, by `service:Operation`.
+    pub operations: BTreeMap<String, u64>,
+    /// HTTP attempts, retries included.
+    pub attempts: BTreeMap<String, u64>,
+}
+
+impl Calls {
+    /// Counts one operation that does not go through an interceptor.
+    pub fn count(&self, op: &str) {
+        if let Ok(mut c) = self.inner.lock() {
+            *c.operations.entry(op.to_string()).or_default() += 1;
+        }
+    }
+
+    fn attempt(&self, op: &str, first: bool) {
+        if let Ok(mut c) = self.inner.lock() {
+            if first {
+                *c.operations.entry(op.to_string()).or_default() += 1;
+            }
+            *c.attempts.entry(op.to_string()).or_default() += 1;
+        }
+    }
+
+    pub fn snapshot(&self) -> CallCounts {
+        self.inner.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+}
+
+impl CallCounts {
+    pub fn total(&self) -> u64 {
+        self.operations.values().sum()
+    }
+
+    /// One line per operation, for standard error.
+    pub fn render(&self) -> String {
+        let mut s = String::from("API calls by operation (attempts incl. retries):\n");
+        for (op, n) in &self.operations {
+            let a = self.attempts.get(op).copied().unwrap_or(*n);
+            s.push_str(&format!("  {op:<48} {n:>6}  ({a} attempts)\n"));
+        }
+        s.push_str(&format!("  {:<48} {:>6}\n", "total", self.total()));
+        s
+    }
+}
+
+/// Interceptor that counts every attempt of every SDK call.
+#[derive(Debug, Clone)]
+struct CountCalls(Calls);
+
+impl Intercept for CountCalls {
+    fn name(&self) -> &'static str {
+        "sgops-call-counter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _ctx: &BeforeTransmitInterceptorContextRef<'_>,
+        _rc: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(m) = cfg.load::<Metadata>() {
+            let op = format!("{}:{}", short_service(m.service()), m.name());
+            let first = cfg
+                .load::<aws_smithy_runtime_api::client::retries::RequestAttempts>()
+                .is_none_or(|a| a.attempts() <= 1);
+            self.0.attempt(&op, first);
+        }
+        Ok(())
+    }
+}
+
+fn short_service(s: &str) -> String {
+    match s.to_ascii_lowercase().as_str() {
+        "ec2" | "amazonec2" => "ec2".into(),
+        "sts" | "awssecuritytokenservice" => "sts".into(),
+        "ssm" | "amazonssm" => "ssm".into(),
+        other => other.into(),
+    }
+}
+
+/// Everything needed to talk to AWS for one run.
+#[derive(Clone)]
+pub struct Aws {
+    base: SdkConfig,
+    pub calls: Calls,
+    session_name: String,
+    external_id: Option<String>,
+}
+
+impl fmt::Debug for Aws {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Aws")
+            .field("session_name", &self.session_name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Temporary credentials in one account and region.
+#[derive(Clone)]
+pub struct Session {
+    pub account_id: String,
+    pub region: String,
+    config: SdkConfig,
+    credentials: Credentials,
+    calls: Calls,
+}
+
+impl Aws {
+    /// Loads the caller's configuration from the standard chain.
+    pub async fn load(config: &Config) -> Aws {
+        let mut retry = RetryConfig::standard()
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(Duration::from_secs(10));
+        let max_attempts = std::env::var("AWS_MAX_ATTEMPTS")
+            .ok()
+            .and_then(|v| v.parse::<u32>().ok())
+            .unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        retry = retry.with_max_attempts(max_attempts.max(1));
+        if std::env::var("AWS_RETRY_MODE").is_ok_and(|m| m == "adaptive") {
+            retry = RetryConfig::adaptive()
+                .with_max_attempts(max_attempts.max(1))
+                .with_max_backoff(Duration::from_secs(10));
+        }
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .operation_attempt_timeout(Duration::from_secs(30))
+            .build();
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            .load()
+            .await;
+        Aws {
+            base,
+            calls: Calls::default(),
+            session_name: session_name(),
+            external_id: config.external_id.clone(),
+        }
+    }
+
+    pub fn session_name(&self) -> &str {
+        &self.session_name
+    }
+
+    /// SSM in `region` with the caller's own credentials (the central allow-list).
+    pub fn ssm(&self, region: &str) -> aws_sdk_ssm::Client {
+        let conf = aws_sdk_ssm::config::Builder::from(&self.base)
+            .region(Region::new(region.to_string()))
+            .interceptor(CountCalls(self.calls.clone()))
+            .build();
+        aws_sdk_ssm::Client::from_conf(conf)
+    }
+
+    /// Assumes the sgops role in `account` for work in `region`.
+    pub async fn assume(
+        &self,
+        config: &Config,
+        name: &str,
+        account: &Account,
+        region: &str,
+    ) -> Result<Session, AwsError> {
+        let role = config.role_arn(account);
+        let sts_conf = aws_sdk_sts::config::Builder::from(&self.base)
+            .region(Region::new(region.to_string()))
+            .interceptor(CountCalls(self.calls.clone()))
+            .build();
+        let sts = aws_sdk_sts::Client::from_conf(sts_conf);
+        let out = sts
+            .assume_role()
+            .role_arn(&role)
+            .role_session_name(&self.session_name)
+            .set_external_id(self.external_id.clone())
+            .duration_seconds(3600)
+            .send()
+            .await
+            .map_err(|e| AwsError::AssumeRole {
+                account: format!("{name} ({})", account.id),
+                role: role.clone(),
+                message: describe_sdk_error(&e),
+            })?;
+        let c = out.credentials.ok_or_else(|| AwsError::AssumeRole {
+            account: format!("{name} ({})", account.id),
+            role: role.clone(),
+            message: "STS returned no credentials".into(),
+        })?;
+        let credentials = Credentials::new(
+            c.access_key_id,
+            c.secret_access_key,
+            Some(c.session_token),
+            None,
+            "sgops-assume-role",
+        );
+        Ok(Session {
+            account_id: account.id.clone(),
+            region: region.to_string(),
+            config: self.base.clone(),
+            credentials,
+            calls: self.calls.clone(),
+        })
+    }
+}
+
+impl Session {
+    /// An EC2 client in this account and region, counting its calls.
+    pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        let conf = aws_sdk_ec2::config::Builder::from(&self.config)
+            .region(Region::new(self.region.clone()))
+            .credentials_provider(self.credentials.clone())
+            .interceptor(CountCalls(self.calls.clone()))
+            .build();
+        aws_sdk_ec2::Client::from_conf(conf)
+    }
+}
+
+/// STS session name that shows in CloudTrail which change made each call:
+/// `SGOPS_SESSION_NAME`, else the PR number or commit from GitHub Actions, else `sgops-local`.
+fn session_name() -> String {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let raw = env("SGOPS_SESSION_NAME").unwrap_or_else(|| {
+        let pr = env("GITHUB_REF")
+            .and_then(|r| r.strip_prefix("refs/pull/").map(str::to_string))
+            .and_then(|r| r.split('/').next().map(str::to_string));
+        match (pr, env("GITHUB_SHA")) {
+            (Some(pr), Some(sha)) => format!("sgops-pr{pr}-{}", &sha[..sha.len().min(12)]),
+            (Some(pr), None) => format!("sgops-pr{pr}"),
+            (None, Some(sha)) => format!("sgops-{}", &sha[..sha.len().min(12)]),
+            (None, None) => "sgops-local".into(),
+        }
+    });
+    sanitize_session_name(&raw)
+}
+
+/// RoleSessionName: 2–64 characters of `[\w+=,.@-]`.
+fn sanitize_session_name(s: &str) -> String {
+    let mut out: String = s
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    while out.len() < 2 {
+        out.push('-');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_names_are_valid() {
+        assert_eq!(sanitize_session_name("sgops-pr12-abc"), "sgops-pr12-abc");
+        assert_eq!(sanitize_session_name("a b/c"), "a-b-c");
+        assert_eq!(sanitize_session_name(""), "--");
+        assert_eq!(sanitize_session_name(&"x".repeat(100)).len(), 64);
+    }
+
+    #[test]
+    fn calls_are_counted_by_operation() {
+        let c = Calls::default();
+        c.attempt("ec2:DescribeSecurityGroupRules", true);
+        c.attempt("ec2:DescribeSecurityGroupRules", false);
+        c.count("ssm:GetParameter");
+        let s = c.snapshot();
+        assert_eq!(s.operations["ec2:DescribeSecurityGroupRules"], 1);
+        assert_eq!(s.attempts["ec2:DescribeSecurityGroupRules"], 2);
+        assert_eq!(s.total(), 2);
+    }
+}

@@ -1,0 +1,268 @@
+//! `sgops plan` and `sgops apply`: load, read live state, plan; apply writes.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use jiff::civil::Date;
+
+use crate::apply::{ApplyReport, ChangeResult, Status};
+use crate::aws::Aws;
+use crate::cli::{ApplyArgs, Format, PlanArgs};
+use crate::engine;
+use crate::error::{Error, Exit};
+use crate::plan::Plan;
+use crate::render;
+use crate::repo::Repo;
+
+use super::{print_stdout, validate};
+
+/// Loads the repository; any error or guardrail violation stops before AWS is called.
+fn load(config: &Path, rules: &Path, today: Date) -> Result<Repo, Error> {
+    let repo = Repo::load(config, rules, today);
+    validate::report(&repo)?;
+    let c = repo.counts();
+    if c.errors > 0 || c.guardrails > 0 {
+        return Err(Error::Invalid {
+            errors: c.errors,
+            guardrails: c.guardrails,
+        });
+    }
+    Ok(repo)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
+}
+
+/// Colour on a terminal unless NO_COLOR is set.
+fn color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), Error> {
+    std::fs::write(path, text).map_err(|source| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Everything both commands do before deciding: load, read, plan.
+struct Planned {
+    repo: Repo,
+    read: engine::Read,
+    plan: Plan,
+    aws: Aws,
+}
+
+async fn make(config: &Path, rules: &Path, today: Date, only: &[String]) -> Result<Planned, Error> {
+    let repo = load(config, rules, today)?;
+    let cfg = repo
+        .config
+        .clone()
+        .ok_or_else(|| Error::Usage("sgops.yaml could not be read".into()))?;
+    let targets = engine::targets(&cfg, &repo.desired, only)?;
+    let aws = Aws::load(&cfg).await;
+    let allow = if targets.is_empty() {
+        Default::default()
+    } else {
+        engine::allowlist(&aws, &cfg).await?
+    };
+    let read = engine::read(&aws, &cfg, &repo.desired, &targets).await;
+    let plan = engine::make_plan(&cfg, &repo.desired, &read, &allow, today);
+    Ok(Planned {
+        repo,
+        read,
+        plan,
+        aws,
+    })
+}
+
+pub fn plan(config: &Path, rules: &Path, today: Date, args: &PlanArgs) -> Result<Exit, Error> {
+    let p = runtime()?.block_on(make(config, rules, today, &args.accounts))?;
+    let plan = &p.plan;
+    if let Some(out) = &args.out {
+        write_file(out, &render::json(plan))?;
+    }
+    let text = match args.format {
+        Format::Text => render::text(plan, color()),
+        Format::Markdown => render::markdown(plan),
+        Format::Json => render::json(plan),
+    };
+    print_stdout(&text)?;
+    if args.stats {
+        eprint!("{}", p.aws.calls.snapshot().render());
+    }
+    let max = p.repo.config.as_ref().map_or(usize::MAX, |c| c.guardrails.max_changes);
+    if plan.changes.len() > max {
+        eprintln!(
+            "warning: {} changes is over guardrails.max_changes ({max}): apply will refuse unless --allow-many",
+            plan.changes.len()
+        );
+    }
+    Ok(if !plan.errors.is_empty() {
+        eprintln!("error: {} account/region errors (see the plan)", plan.errors.len());
+        Exit::Error
+    } else if plan.summary.denied > 0 {
+        eprintln!(
+            "refused: {} changes need actions the allow-list does not permit",
+            plan.summary.denied
+        );
+        Exit::Policy
+    } else if args.detailed_exitcode && plan.has_changes() {
+        Exit::Changes
+    } else {
+        Exit::Ok
+    })
+}
+
+pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Result<Exit, Error> {
+    if args.comment {
+        return Err(Error::NotBuilt("apply --comment"));
+    }
+    let rt = runtime()?;
+    let p = rt.block_on(make(config, rules, today, &args.accounts))?;
+    let plan = &p.plan;
+    let cfg = p.repo.config.as_ref().ok_or_else(|| Error::Usage("no configuration".into()))?;
+    if let Some(saved) = &args.plan {
+        let text = std::fs::read_to_string(saved).map_err(|source| Error::Read {
+            path: saved.clone(),
+            source,
+        })?;
+        let old: Plan = serde_json::from_str(&text).map_err(|e| {
+            Error::Usage(format!("{} is not a JSON plan from `sgops plan --out`: {e}", saved.display()))
+        })?;
+        if old.fingerprint != plan.fingerprint {
+            return Err(Error::Policy(format!(
+                "stale plan: {} was made against other rules or live state ({}), now {}; run `sgops plan` again. Nothing was changed.",
+                saved.display(),
+                old.fingerprint,
+                plan.fingerprint
+            )));
+        }
+    }
+    let denied: Vec<String> = plan
+        .denied()
+        .map(|c| format!("  {} {} {} {}: {}", c.account, c.region, c.security_group, c.rule, c.api_actions.join(", ")))
+        .collect();
+    if !denied.is_empty() {
+        eprint!("{}", render::text(plan, false));
+        return Err(Error::Policy(format!(
+            "refused: {} changes need actions the allow-list does not permit; nothing was changed:\n{}",
+            denied.len(),
+            denied.join("\n")
+        )));
+    }
+    if plan.changes.len() > cfg.guardrails.max_changes && !args.allow_many {
+        return Err(Error::Policy(format!(
+            "refused: {} changes is over guardrails.max_changes ({}); review the plan and pass --allow-many. Nothing was changed.",
+            plan.changes.len(),
+            cfg.guardrails.max_changes
+        )));
+    }
+    let journal = Journal::open(&args.journal)?;
+    let report = rt.block_on(engine::apply(cfg, &p.read, plan, &|r| journal.write(r)));
+    journal.finish(&report);
+    match args.format {
+        Format::Json => print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ))?,
+        _ => print_stdout(&report_text(&report))?,
+    }
+    if args.stats {
+        eprint!("{}", p.aws.calls.snapshot().render());
+    }
+    if report.is_success() {
+        Ok(Exit::Ok)
+    } else {
+        eprintln!(
+            "error: apply incomplete: {} failed, {} skipped, {} account/region errors; the journal {} lists every change made",
+            report.summary.failed,
+            report.summary.skipped,
+            report.errors.len(),
+            args.journal.display()
+        );
+        Ok(Exit::Error)
+    }
+}
+
+/// The human report of an apply.
+pub fn report_text(r: &ApplyReport) -> String {
+    let mut s = String::new();
+    if r.results.is_empty() && r.errors.is_empty() {
+        return "No changes. Live security-group rules match the rule files.\n".into();
+    }
+    for res in &r.results {
+        let c = &res.change;
+        let status = match res.status {
+            Status::Applied => "applied",
+            Status::Converged => "converged",
+            Status::Failed => "FAILED",
+            Status::Skipped => "skipped",
+        };
+        s.push_str(&format!(
+            "{status:<9} {:<7} {} {} {} {}",
+            c.action.as_str(),
+            c.account,
+            c.region,
+            c.security_group,
+            c.rule
+        ));
+        if let Some(id) = res.new_rule_id.as_ref().or(c.live_rule_id.as_ref()) {
+            s.push_str(&format!(" ({id})"));
+        }
+        if let Some(m) = &res.message {
+            s.push_str(&format!(": {m}"));
+        }
+        s.push('\n');
+    }
+    for e in &r.errors {
+        s.push_str(&format!("error     {} {}: {}\n", e.account, e.region, e.message));
+    }
+    let m = &r.summary;
+    s.push_str(&format!(
+        "\nApply: {} applied, {} converged, {} failed, {} skipped.\n",
+        m.applied, m.converged, m.failed, m.skipped
+    ));
+    s
+}
+
+/// Appends each result as one JSON line as soon as it lands, so a killed or failed apply
+/// still leaves a record of every change it made.
+struct Journal {
+    file: std::sync::Mutex<std::fs::File>,
+}
+
+impl Journal {
+    fn open(path: &Path) -> Result<Journal, Error> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| Error::Write {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Journal {
+            file: std::sync::Mutex::new(file),
+        })
+    }
+
+    fn line(&self, v: &impl serde::Serialize) {
+        if let (Ok(mut f), Ok(s)) = (self.file.lock(), serde_json::to_string(v)) {
+            let _ = writeln!(f, "{s}");
+            let _ = f.sync_data();
+        }
+    }
+
+    fn write(&self, r: &ChangeResult) {
+        self.line(r);
+    }
+
+    fn finish(&self, r: &ApplyReport) {
+        self.line(&serde_json::json!({ "fingerprint": r.fingerprint, "summary": r.summary }));
+    }
+}

@@ -1,0 +1,240 @@
+//! Drives plan and apply across accounts × regions: assume a role per target, read live
+//! state, plan, and (for apply) write, up to `concurrency` targets at once, with progress.
+//!
+//! I/O: AWS through [`crate::aws`]; progress on standard error.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+
+use futures::StreamExt;
+use indicatif::{ProgressBar, ProgressStyle};
+use jiff::civil::Date;
+
+use crate::allowlist::{self, Allowlist};
+use crate::apply::{self, ApplyReport, ChangeResult};
+use crate::aws::Aws;
+use crate::config::Config;
+use crate::error::Error;
+use crate::live::aws::AwsEc2;
+use crate::live::{LiveRead, LiveTarget, Target};
+use crate::plan::{self, Change, Plan, PlanInput};
+use crate::rules::{Desired, GroupRef};
+
+/// A live read, with the client to write through later.
+pub struct Read {
+    pub live: BTreeMap<Target, Result<LiveTarget, String>>,
+    clients: BTreeMap<Target, AwsEc2>,
+}
+
+/// Progress over targets: a bar on a terminal, plain lines elsewhere (CI logs).
+struct Progress {
+    bar: Option<ProgressBar>,
+    verb: &'static str,
+}
+
+impl Progress {
+    fn new(len: usize, verb: &'static str) -> Progress {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = ProgressBar::new(len as u64);
+            if let Ok(s) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}") {
+                b.set_style(s.progress_chars("=> "));
+            }
+            b.set_prefix(verb);
+            b
+        });
+        Progress { bar, verb }
+    }
+
+    fn done(&self, t: &Target, outcome: &str) {
+        match &self.bar {
+            Some(b) => {
+                b.set_message(format!("{} {}", t.account, t.region));
+                b.inc(1);
+            }
+            None => tracing::info!("{} {t}: {outcome}", self.verb),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// The account × region pairs to work on: those with rule files, limited to `only` accounts.
+pub fn targets(config: &Config, desired: &Desired, only: &[String]) -> Result<Vec<Target>, Error> {
+    for name in only {
+        if !config.accounts.contains_key(name) {
+            return Err(Error::Usage(format!(
+                "--account {name}: no such account in sgops.yaml (known: {})",
+                config.accounts.keys().cloned().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
+    Ok(desired
+        .targets()
+        .into_iter()
+        .filter(|(a, _)| only.is_empty() || only.contains(a))
+        .filter_map(|(account, region)| {
+            config.accounts.get(&account).map(|a| Target {
+                account: account.clone(),
+                account_id: a.id.clone(),
+                region,
+            })
+        })
+        .collect())
+}
+
+/// Assumes the role and reads the named groups of every target, `concurrency` at once.
+pub async fn read(aws: &Aws, config: &Config, desired: &Desired, targets: &[Target]) -> Read {
+    let progress = Progress::new(targets.len(), "reading");
+    let results: Vec<(Target, Result<LiveTarget, String>, Option<AwsEc2>)> =
+        futures::stream::iter(targets.iter().cloned())
+            .map(|t| async {
+                let mut groups: Vec<GroupRef> = desired
+                    .files
+                    .iter()
+                    .filter(|f| f.account == t.account && f.region == t.region)
+                    .map(|f| f.group.clone())
+                    .collect();
+                groups.sort();
+                groups.dedup();
+                let out = read_one(aws, config, &t, &groups).await;
+                progress.done(
+                    &t,
+                    match &out {
+                        Ok(_) => "read",
+                        Err(_) => "failed",
+                    },
+                );
+                match out {
+                    Ok((live, client)) => (t, Ok(live), Some(client)),
+                    Err(e) => (t, Err(e), None),
+                }
+            })
+            .buffer_unordered(config.concurrency.max(1))
+            .collect()
+            .await;
+    progress.finish();
+    let mut read = Read {
+        live: BTreeMap::new(),
+        clients: BTreeMap::new(),
+    };
+    for (t, live, client) in results {
+        if let Some(c) = client {
+            read.clients.insert(t.clone(), c);
+        }
+        read.live.insert(t, live);
+    }
+    read
+}
+
+async fn read_one(
+    aws: &Aws,
+    config: &Config,
+    t: &Target,
+    groups: &[GroupRef],
+) -> Result<(LiveTarget, AwsEc2), String> {
+    let account = config
+        .accounts
+        .get(&t.account)
+        .ok_or_else(|| format!("account {} is not in sgops.yaml", t.account))?;
+    let session = aws
+        .assume(config, &t.account, account, &t.region)
+        .await
+        .map_err(|e| e.to_string())?;
+    let ec2 = AwsEc2 {
+        client: session.ec2(),
+    };
+    let live = ec2.read(groups).await?;
+    Ok((live, ec2))
+}
+
+/// Reads the allow-list of the one service plans need (EC2), with the caller's credentials.
+pub async fn allowlist(aws: &Aws, config: &Config) -> Result<Allowlist, Error> {
+    let ssm = aws.ssm(&config.allowlist.region);
+    Ok(allowlist::fetch(&ssm, &config.allowlist.parameter_prefix, &[plan::SERVICE]).await?)
+}
+
+/// Plans from what was read.
+pub fn make_plan(
+    config: &Config,
+    desired: &Desired,
+    read: &Read,
+    allow: &Allowlist,
+    today: Date,
+) -> Plan {
+    plan::plan(&PlanInput {
+        config,
+        desired,
+        live: &read.live,
+        allowlist: allow,
+        today,
+    })
+}
+
+/// Applies every change of the plan, target by target (`concurrency` at once), group by group.
+/// Targets with a plan error are skipped whole. `on_result` sees each result as it lands.
+pub async fn apply(
+    config: &Config,
+    read: &Read,
+    plan: &Plan,
+    on_result: &(dyn Fn(&ChangeResult) + Sync),
+) -> ApplyReport {
+    let mut per_target: BTreeMap<(String, String), Vec<Change>> = BTreeMap::new();
+    for c in &plan.changes {
+        per_target
+            .entry((c.account.clone(), c.region.clone()))
+            .or_default()
+            .push(c.clone());
+    }
+    let progress = Progress::new(per_target.len(), "applying");
+    let results: Vec<Vec<ChangeResult>> = futures::stream::iter(per_target)
+        .map(|((account, region), changes)| {
+            let progress = &progress;
+            async move {
+                let target = read
+                    .clients
+                    .keys()
+                    .find(|t| t.account == account && t.region == region)
+                    .cloned();
+                let blocked = plan
+                    .errors
+                    .iter()
+                    .any(|e| e.account == account && e.region == region);
+                let results = match (target.as_ref().and_then(|t| read.clients.get(t)), blocked) {
+                    (Some(ec2), false) => {
+                        let mut by_group: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
+                        for c in &changes {
+                            by_group.entry(&c.security_group).or_default().push(c.clone());
+                        }
+                        let mut out = Vec::new();
+                        for (group, cs) in by_group {
+                            let r = apply::apply_group(ec2, group, &cs).await;
+                            r.iter().for_each(on_result);
+                            out.extend(r);
+                        }
+                        out
+                    }
+                    _ => {
+                        let r = apply::skipped(
+                            &changes,
+                            "not applied: this account and region has a plan error",
+                        );
+                        r.iter().for_each(on_result);
+                        r
+                    }
+                };
+                if let Some(t) = &target {
+                    progress.done(t, "applied");
+                }
+                results
+            }
+        })
+        .buffer_unordered(config.concurrency.max(1))
+        .collect()
+        .await;
+    progress.finish();
+    ApplyReport::new(plan, results.into_iter().flatten().collect(), plan.errors.clone())
+}

@@ -1,0 +1,565 @@
+//! The planner: desired rules + live rules + allow-list + today → [`Plan`]. A pure function.
+//!
+//! The JSON form of [`Plan`] is the contract of SPEC section 7 (`version` 1):
+//! `fingerprint` (sha256 over the desired rules and the live rules read), `summary` (counts
+//! per action and of denied changes), `changes` (one per rule, sorted by account, region,
+//! group, rule), `errors` (per account × region). Each change also carries `ops`, the exact
+//! EC2 writes apply will make, in order; `api_actions` are their allow-list names.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use jiff::civil::Date;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::allowlist::Allowlist;
+use crate::config::{Config, RULE_TAG};
+use crate::live::{LiveGroup, LiveRule, LiveTarget, Target};
+use crate::rules::{Desired, DesiredRule, Direction, GroupRef, RuleSpec, RuleView};
+
+pub const PLAN_VERSION: u32 = 1;
+
+/// The allow-list service that every security-group action belongs to.
+pub const SERVICE: &str = "ec2";
+
+/// A plan: what apply would do, and what stops it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    pub version: u32,
+    pub fingerprint: String,
+    pub summary: Summary,
+    pub changes: Vec<Change>,
+    pub errors: Vec<PlanError>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub adopt: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub retag: usize,
+    pub delete: usize,
+    pub denied: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Adopt,
+    Update,
+    Replace,
+    Retag,
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Adopt => "adopt",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Retag => "retag",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// One EC2 write. Apply batches these per security group; the order within a change is kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    /// Create one rule with all its tags (TagSpecifications), so it is never untagged.
+    Authorize {
+        #[serde(with = "spec_view")]
+        spec: RuleSpec,
+        tags: BTreeMap<String, String>,
+    },
+    /// Change a rule in place, keeping its id.
+    Modify {
+        rule_id: String,
+        #[serde(with = "spec_view")]
+        spec: RuleSpec,
+    },
+    CreateTags {
+        rule_id: String,
+        tags: BTreeMap<String, String>,
+    },
+    DeleteTags {
+        rule_id: String,
+        keys: Vec<String>,
+    },
+    Revoke {
+        direction: Direction,
+        rule_id: String,
+    },
+}
+
+impl Op {
+    /// The allow-list name of the API action this op calls.
+    pub fn api_action(&self) -> String {
+        match self {
+            Op::Authorize { spec, .. } => {
+                format!("authorize_security_group_{}", spec.direction)
+            }
+            Op::Modify { .. } => "modify_security_group_rules".into(),
+            Op::CreateTags { .. } => "create_tags".into(),
+            Op::DeleteTags { .. } => "delete_tags".into(),
+            Op::Revoke { direction, .. } => format!("revoke_security_group_{direction}"),
+        }
+    }
+}
+
+/// Serialises a [`RuleSpec`] as the rule-file view, and reads it back.
+mod spec_view {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::rules::{RuleSpec, RuleView};
+
+    pub fn serialize<S: Serializer>(spec: &RuleSpec, s: S) -> Result<S::Ok, S::Error> {
+        RuleView::new("", spec, Default::default()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<RuleSpec, D::Error> {
+        let v = RuleView::deserialize(d)?;
+        v.spec().map_err(serde::de::Error::custom)
+    }
+}
+
+/// One difference between desired and live, for one rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Change {
+    pub account: String,
+    pub account_id: String,
+    pub region: String,
+    pub security_group: String,
+    pub rule: String,
+    pub action: Action,
+    pub api_actions: Vec<String>,
+    pub allowed: bool,
+    pub live_rule_id: Option<String>,
+    pub before: Option<RuleView>,
+    pub after: Option<RuleView>,
+    pub file: Option<String>,
+    /// The writes, in order (extension of the SPEC format; apply re-plans and uses its own).
+    pub ops: Vec<Op>,
+}
+
+/// A problem that keeps one account × region (or one group in it) from being planned.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PlanError {
+    pub account: String,
+    pub region: String,
+    pub message: String,
+}
+
+impl Plan {
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    pub fn denied(&self) -> impl Iterator<Item = &Change> {
+        self.changes.iter().filter(|c| !c.allowed)
+    }
+}
+
+/// Everything the planner looks at.
+pub struct PlanInput<'a> {
+    pub config: &'a Config,
+    pub desired: &'a Desired,
+    /// Live state per target planned; only these targets appear in the plan.
+    pub live: &'a BTreeMap<Target, Result<LiveTarget, String>>,
+    pub allowlist: &'a Allowlist,
+    pub today: Date,
+}
+
+/// A desired rule with the file it came from.
+struct Wanted<'a> {
+    file: &'a str,
+    rule: &'a DesiredRule,
+}
+
+/// Computes the plan. Same inputs, same plan, byte for byte.
+pub fn plan(input: &PlanInput<'_>) -> Plan {
+    let mut changes = Vec::new();
+    let mut errors = Vec::new();
+    let mut hasher = Sha256::new();
+    for (target, live) in input.live {
+        hasher.update(format!("T {} {} {}\n", target.account, target.account_id, target.region));
+        let err = |message: String| PlanError {
+            account: target.account.clone(),
+            region: target.region.clone(),
+            message,
+        };
+        let live = match live {
+            Ok(l) => l,
+            Err(e) => {
+                hasher.update(format!("E {e}\n"));
+                errors.push(err(e.clone()));
+                continue;
+            }
+        };
+        // Desired rules per named group.
+        let mut by_ref: BTreeMap<&GroupRef, Vec<Wanted>> = BTreeMap::new();
+        for f in &input.desired.files {
+            if f.account == target.account && f.region == target.region {
+                let list = by_ref.entry(&f.group).or_default();
+                list.extend(f.rules.iter().map(|rule| Wanted {
+                    file: &f.path,
+                    rule,
+                }));
+            }
+        }
+        // Resolve to group ids; two references to one group merge.
+        let mut by_id: BTreeMap<&str, (Vec<Wanted>, &LiveGroup)> = BTreeMap::new();
+        for (gref, wanted) in by_ref {
+            match live.groups.get(gref) {
+                Some(Ok(g)) => by_id
+                    .entry(g.id.as_str())
+                    .or_insert_with(|| (Vec::new(), g))
+                    .0
+                    .extend(wanted),
+                Some(Err(e)) => {
+                    hasher.update(format!("E {gref} {e}\n"));
+                    errors.push(err(format!("security group {gref}: {e}")));
+                }
+                None => errors.push(err(format!("security group {gref} was not read"))),
+            }
+        }
+        for g in &live.orphans {
+            by_id.entry(g.id.as_str()).or_insert_with(|| (Vec::new(), g));
+        }
+        for (group_id, (wanted, group)) in by_id {
+            let mut active: Vec<&Wanted> = wanted
+                .iter()
+                .filter(|w| !w.rule.is_expired(input.today))
+                .collect();
+            active.sort_by(|a, b| a.rule.id.cmp(&b.rule.id));
+            fingerprint_group(&mut hasher, group, &active);
+            if let Some(dup) = active.windows(2).find(|w| w[0].rule.id == w[1].rule.id) {
+                errors.push(err(format!(
+                    "security group {group_id}: rule id `{}` is in both {} and {} (the group is named two ways)",
+                    dup[0].rule.id, dup[0].file, dup[1].file
+                )));
+                continue;
+            }
+            let ctx = GroupCtx {
+                target,
+                group,
+                config: input.config,
+                allow: input.allowlist,
+            };
+            let group_changes = ctx.diff(&active);
+            if let Some(e) = ctx.quota_error(&group_changes) {
+                errors.push(err(e));
+            }
+            changes.extend(group_changes);
+        }
+    }
+    changes.sort_by(|a, b| {
+        (&a.account, &a.region, &a.security_group, &a.rule, a.action, &a.live_rule_id).cmp(&(
+            &b.account,
+            &b.region,
+            &b.security_group,
+            &b.rule,
+            b.action,
+            &b.live_rule_id,
+        ))
+    });
+    errors.sort();
+    let mut summary = Summary::default();
+    for c in &changes {
+        *match c.action {
+            Action::Create => &mut summary.create,
+            Action::Adopt => &mut summary.adopt,
+            Action::Update => &mut summary.update,
+            Action::Replace => &mut summary.replace,
+            Action::Retag => &mut summary.retag,
+            Action::Delete => &mut summary.delete,
+        } += 1;
+        if !c.allowed {
+            summary.denied += 1;
+        }
+    }
+    Plan {
+        version: PLAN_VERSION,
+        fingerprint: format!("sha256:{}", hex::encode(hasher.finalize())),
+        summary,
+        changes,
+        errors,
+    }
+}
+
+fn fingerprint_group(h: &mut Sha256, group: &LiveGroup, active: &[&Wanted]) {
+    h.update(format!("G {}\n", group.id));
+    for w in active {
+        h.update(format!(
+            "D {} {:?} {:?}\n",
+            w.rule.id, w.rule.spec, w.rule.tags
+        ));
+    }
+    for r in &group.rules {
+        h.update(format!("L {} {:?} {:?}\n", r.rule_id, r.spec, r.tags));
+    }
+}
+
+/// The planning of one security group.
+struct GroupCtx<'a> {
+    target: &'a Target,
+    group: &'a LiveGroup,
+    config: &'a Config,
+    allow: &'a Allowlist,
+}
+
+impl GroupCtx<'_> {
+    /// Every tag a desired rule carries in AWS.
+    fn full_tags(&self, r: &DesiredRule) -> BTreeMap<String, String> {
+        let mut t = self.config.rule_tags.clone();
+        t.extend(r.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+        t.insert(RULE_TAG.to_string(), r.id.clone());
+        t
+    }
+
+    fn allowed(&self, action: &str) -> bool {
+        self.allow.allows(SERVICE, action)
+    }
+
+    fn change(
+        &self,
+        rule: &str,
+        action: Action,
+        live: Option<&LiveRule>,
+        wanted: Option<&Wanted>,
+        ops: Vec<Op>,
+    ) -> Change {
+        let mut api_actions: Vec<String> = Vec::new();
+        for op in &ops {
+            let a = op.api_action();
+            if !api_actions.contains(&a) {
+                api_actions.push(a);
+            }
+        }
+        let allowed = api_actions.iter().all(|a| self.allowed(a));
+        Change {
+            account: self.target.account.clone(),
+            account_id: self.target.account_id.clone(),
+            region: self.target.region.clone(),
+            security_group: self.group.id.clone(),
+            rule: rule.to_string(),
+            action,
+            api_actions,
+            allowed,
+            live_rule_id: live.map(|l| l.rule_id.clone()),
+            before: live.map(|l| {
+                let id = l.tags.get(RULE_TAG).map_or("", String::as_str);
+                RuleView::new(id, &l.spec, l.tags.clone())
+            }),
+            after: wanted.map(|w| RuleView::new(&w.rule.id, &w.rule.spec, self.full_tags(w.rule))),
+            file: wanted.map(|w| w.file.to_string()),
+            ops,
+        }
+    }
+
+    /// Tag writes that turn `have` into `want`; `aws:` tags cannot be touched and are kept.
+    fn tag_ops(
+        rule_id: &str,
+        have: &BTreeMap<String, String>,
+        want: &BTreeMap<String, String>,
+    ) -> Vec<Op> {
+        let add: BTreeMap<String, String> = want
+            .iter()
+            .filter(|(k, v)| have.get(*k) != Some(*v))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let remove: Vec<String> = have
+            .keys()
+            .filter(|k| !want.contains_key(*k) && !k.starts_with("aws:"))
+            .cloned()
+            .collect();
+        let mut ops = Vec::new();
+        if !add.is_empty() {
+            ops.push(Op::CreateTags {
+                rule_id: rule_id.to_string(),
+                tags: add,
+            });
+        }
+        if !remove.is_empty() {
+            ops.push(Op::DeleteTags {
+                rule_id: rule_id.to_string(),
+                keys: remove,
+            });
+        }
+        ops
+    }
+
+    /// Changes that turn the live group into the desired rules.
+    fn diff(&self, wanted: &[&Wanted]) -> Vec<Change> {
+        let mut out = Vec::new();
+        let mut managed: BTreeMap<&str, Vec<&LiveRule>> = BTreeMap::new();
+        let mut unmanaged: Vec<&LiveRule> = Vec::new();
+        for r in &self.group.rules {
+            match r.tags.get(RULE_TAG) {
+                Some(id) => managed.entry(id.as_str()).or_default().push(r),
+                None => unmanaged.push(r),
+            }
+        }
+        let wanted_ids: BTreeSet<&str> = wanted.iter().map(|w| w.rule.id.as_str()).collect();
+        // Managed rules whose id is no longer desired: revoked, unless a new id means the
+        // same rule (a renamed id), which is then re-tagged instead of replaced.
+        let mut leftover: Vec<&LiveRule> = managed
+            .iter()
+            .filter(|(id, _)| !wanted_ids.contains(*id))
+            .flat_map(|(_, rs)| rs.iter().copied())
+            .collect();
+        let mut adopted: BTreeSet<&str> = BTreeSet::new();
+
+        for w in wanted {
+            let d = w.rule;
+            let want_tags = self.full_tags(d);
+            if let Some(lives) = managed.get(d.id.as_str()) {
+                // Keep the live rule that already matches (or the first); revoke extra copies.
+                let keep = lives
+                    .iter()
+                    .position(|l| l.spec == d.spec)
+                    .unwrap_or(0);
+                for (i, extra) in lives.iter().enumerate() {
+                    if i != keep {
+                        out.push(self.delete(extra, &d.id));
+                    }
+                }
+                if let Some(c) = self.compare(lives[keep], w, &want_tags) {
+                    out.push(c);
+                }
+            } else if let Some(pos) = leftover
+                .iter()
+                .position(|l| l.spec.meaning() == d.spec.meaning())
+            {
+                let live = leftover.remove(pos);
+                if let Some(c) = self.compare(live, w, &want_tags) {
+                    out.push(c);
+                }
+            } else if let Some(live) = unmanaged.iter().find(|l| {
+                l.spec.meaning() == d.spec.meaning() && !adopted.contains(l.rule_id.as_str())
+            }) {
+                adopted.insert(&live.rule_id);
+                let mut ops = Self::tag_ops(&live.rule_id, &live.tags, &want_tags);
+                if live.spec.description != d.spec.description {
+                    ops.push(Op::Modify {
+                        rule_id: live.rule_id.clone(),
+                        spec: d.spec.clone(),
+                    });
+                }
+                out.push(self.change(&d.id, Action::Adopt, Some(live), Some(w), ops));
+            } else {
+                let ops = vec![Op::Authorize {
+                    spec: d.spec.clone(),
+                    tags: want_tags,
+                }];
+                out.push(self.change(&d.id, Action::Create, None, Some(w), ops));
+            }
+        }
+        for live in leftover {
+            let id = live.tags.get(RULE_TAG).map_or("", String::as_str);
+            out.push(self.delete(live, id));
+        }
+        out
+    }
+
+    fn delete(&self, live: &LiveRule, id: &str) -> Change {
+        let ops = vec![Op::Revoke {
+            direction: live.spec.direction,
+            rule_id: live.rule_id.clone(),
+        }];
+        self.change(id, Action::Delete, Some(live), None, ops)
+    }
+
+    /// The change that brings one live rule to its desired form, if any.
+    fn compare(
+        &self,
+        live: &LiveRule,
+        w: &Wanted,
+        want_tags: &BTreeMap<String, String>,
+    ) -> Option<Change> {
+        let d = w.rule;
+        let tag_ops = Self::tag_ops(&live.rule_id, &live.tags, want_tags);
+        if live.spec == d.spec {
+            if tag_ops.is_empty() {
+                return None;
+            }
+            return Some(self.change(&d.id, Action::Retag, Some(live), Some(w), tag_ops));
+        }
+        let replace_ops = || {
+            vec![
+                Op::Authorize {
+                    spec: d.spec.clone(),
+                    tags: want_tags.clone(),
+                },
+                Op::Revoke {
+                    direction: live.spec.direction,
+                    rule_id: live.rule_id.clone(),
+                },
+            ]
+        };
+        if live.spec.direction != d.spec.direction {
+            return Some(self.change(&d.id, Action::Replace, Some(live), Some(w), replace_ops()));
+        }
+        let mut update_ops = vec![Op::Modify {
+            rule_id: live.rule_id.clone(),
+            spec: d.spec.clone(),
+        }];
+        update_ops.extend(tag_ops);
+        let can_modify = update_ops.iter().all(|o| self.allowed(&o.api_action()));
+        let replace = replace_ops();
+        let can_replace = replace.iter().all(|o| self.allowed(&o.api_action()));
+        // Make-before-break needs the new rule to differ from the old one in AWS's eyes;
+        // a description-only change cannot be made that way.
+        let meaning_changed = live.spec.meaning() != d.spec.meaning();
+        if !can_modify && can_replace && meaning_changed {
+            return Some(self.change(&d.id, Action::Replace, Some(live), Some(w), replace));
+        }
+        Some(self.change(&d.id, Action::Update, Some(live), Some(w), update_ops))
+    }
+
+    /// Rules per direction and address family at the fullest point of apply (deletes first,
+    /// then creates, then the revokes of replaced rules), against the quota.
+    fn quota_error(&self, changes: &[Change]) -> Option<String> {
+        let family = |s: &RuleSpec| (s.direction, s.peer.is_ipv6());
+        let mut count: BTreeMap<(Direction, bool), i64> = BTreeMap::new();
+        for r in &self.group.rules {
+            *count.entry(family(&r.spec)).or_default() += 1;
+        }
+        for c in changes {
+            for op in &c.ops {
+                match op {
+                    Op::Revoke { .. } if c.action == Action::Delete => {
+                        if let Some(b) = &c.before
+                            && let Ok(s) = b.spec()
+                        {
+                            *count.entry(family(&s)).or_default() -= 1;
+                        }
+                    }
+                    Op::Authorize { spec, .. } => *count.entry(family(spec)).or_default() += 1,
+                    _ => {}
+                }
+            }
+        }
+        let quota = self.config.quotas.rules_per_group as i64;
+        let over: Vec<String> = count
+            .iter()
+            .filter(|(_, n)| **n > quota)
+            .map(|((dir, v6), n)| {
+                format!("{n} {dir} {} rules", if *v6 { "IPv6" } else { "IPv4" })
+            })
+            .collect();
+        if over.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "security group {}: the change would need {}, over the quota of {quota} per direction and family (quotas.rules_per_group); nothing is applied to this account and region",
+            self.group.id,
+            over.join(" and ")
+        ))
+    }
+}
