@@ -40,7 +40,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check sgops.yaml and every rule file offline, guardrails included.
-    #[command(after_help = "In GitHub Actions (GITHUB_ACTIONS=true) each problem is also printed as an ::error annotation.\nExit: 0 clean (warnings allowed), 1 errors, 3 only guardrail violations.")]
+    #[command(
+        after_help = "In GitHub Actions (GITHUB_ACTIONS=true) each problem is also printed as an ::error annotation.\nExit: 0 clean (warnings allowed), 1 errors, 3 only guardrail violations."
+    )]
     Validate,
 
     /// Read live state and show what apply would change.

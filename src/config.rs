@@ -159,8 +159,19 @@ impl<'de> Deserialize<'de> for RawAccount {
                     "account id {v} must be quoted (\"{v:012}\"): unquoted numbers lose leading zeros"
                 )))
             }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawAccount, E> {
+                // YAML reads `011111111111` (a leading zero) as a decimal number, not an integer.
+                if v.fract() == 0.0 && (0.0..1e12).contains(&v) {
+                    return self.visit_u64(v as u64);
+                }
+                Err(E::custom(format!(
+                    "account id {v} must be a quoted 12-digit string"
+                )))
+            }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawAccount, E> {
-                Err(E::custom(format!("account id {v} must be a quoted 12-digit string")))
+                Err(E::custom(format!(
+                    "account id {v} must be a quoted 12-digit string"
+                )))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawAccount, A::Error> {
                 let mut out = RawAccount {
@@ -362,8 +373,7 @@ fn is_valid_account_name(s: &str) -> bool {
         && s.len() <= 64
         && s != "."
         && s != ".."
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
@@ -376,7 +386,9 @@ fn check_role_name(s: &str, pos: Pos, diags: &mut Vec<Diagnostic>) {
     if !ok {
         diags.push(Diagnostic::error(
             pos,
-            format!("`{s}` is not an IAM role name (1-64 characters of letters, digits and _+=,.@-)"),
+            format!(
+                "`{s}` is not an IAM role name (1-64 characters of letters, digits and _+=,.@-)"
+            ),
         ));
     }
 }
@@ -432,9 +444,19 @@ concurrency: 16
 
     #[test]
     fn unquoted_account_id_is_explained() {
-        let e = parse("sgops.yaml", "accounts:\n  a: 011111111111\n").expect_err("unquoted");
-        assert!(e[0].message.contains("quoted"), "{:?}", e);
-        assert_eq!(e[0].pos.line, 2);
+        for (text, shown) in [
+            ("011111111111", "11111111111"),
+            ("111111111111", "111111111111"),
+        ] {
+            let e = parse("sgops.yaml", &format!("accounts:\n  a: {text}\n")).expect_err(text);
+            assert_eq!(
+                e[0].message,
+                format!(
+                    "account id {shown} must be quoted (\"{text}\"): unquoted numbers lose leading zeros"
+                ),
+            );
+            assert_eq!(e[0].pos.line, 2);
+        }
     }
 
     #[test]

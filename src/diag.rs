@@ -138,9 +138,7 @@ impl Sources {
 
 /// Sorts diagnostics by file and position so output is stable whatever order checks ran in.
 pub fn sort(diags: &mut [Diagnostic]) {
-    diags.sort_by(|a, b| {
-        (&a.pos, a.severity, &a.message).cmp(&(&b.pos, b.severity, &b.message))
-    });
+    diags.sort_by(|a, b| (&a.pos, a.severity, &a.message).cmp(&(&b.pos, b.severity, &b.message)));
 }
 
 /// Renders one diagnostic as `path:line:col: severity: message`, the quoted line and a caret.
@@ -150,7 +148,11 @@ pub fn render(diag: &Diagnostic, sources: &Sources) -> String {
     let _ = writeln!(out, "{}", escape_controls(&head));
     quote(&mut out, &diag.pos, sources);
     for (pos, note) in &diag.related {
-        let _ = writeln!(out, "  {}", escape_controls(&format!("{pos}: note: {note}")));
+        let _ = writeln!(
+            out,
+            "  {}",
+            escape_controls(&format!("{pos}: note: {note}"))
+        );
         quote(&mut out, pos, sources);
     }
     out
@@ -290,18 +292,18 @@ mod tests {
     #[test]
     fn unknown_file_renders_without_quote() {
         let d = Diagnostic::error(Pos::file("missing.yaml"), "gone");
-        assert_eq!(
-            render(&d, &sources()),
-            "missing.yaml:1:1: error: gone\n"
-        );
+        assert_eq!(render(&d, &sources()), "missing.yaml:1:1: error: gone\n");
     }
 
     #[test]
     fn control_characters_cannot_start_a_line_or_drive_the_terminal() {
         let mut s = Sources::default();
         s.insert("e.yaml", Arc::from("id: a\x1b[2Jb\n"));
-        let d = Diagnostic::error(Pos::new("e.yaml", 1, 5, 1), "rule id `a\n::error::x\x1b[2J`")
-            .with_related(Pos::new("e\n.yaml", 1, 1, 1), "first\rhere");
+        let d = Diagnostic::error(
+            Pos::new("e.yaml", 1, 5, 1),
+            "rule id `a\n::error::x\x1b[2J`",
+        )
+        .with_related(Pos::new("e\n.yaml", 1, 1, 1), "first\rhere");
         assert_eq!(
             render(&d, &s),
             "e.yaml:1:5: error: rule id `a\\n::error::x\\u{1b}[2J`\n  1 | id: a\u{fffd}[2Jb\n    |     ^\n  e\\n.yaml:1:1: note: first\\rhere\n"

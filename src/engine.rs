@@ -68,7 +68,12 @@ pub fn targets(config: &Config, desired: &Desired, only: &[String]) -> Result<Ve
         if !config.accounts.contains_key(name) {
             return Err(Error::Usage(format!(
                 "--account {name}: no such account in sgops.yaml (known: {})",
-                config.accounts.keys().cloned().collect::<Vec<_>>().join(", ")
+                config
+                    .accounts
+                    .keys()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
     }
@@ -207,7 +212,10 @@ pub async fn apply(
                     (Some(ec2), false) => {
                         let mut by_group: BTreeMap<&str, Vec<Change>> = BTreeMap::new();
                         for c in &changes {
-                            by_group.entry(&c.security_group).or_default().push(c.clone());
+                            by_group
+                                .entry(&c.security_group)
+                                .or_default()
+                                .push(c.clone());
                         }
                         let mut out = Vec::new();
                         for (group, cs) in by_group {
@@ -236,5 +244,9 @@ pub async fn apply(
         .collect()
         .await;
     progress.finish();
-    ApplyReport::new(plan, results.into_iter().flatten().collect(), plan.errors.clone())
+    ApplyReport::new(
+        plan,
+        results.into_iter().flatten().collect(),
+        plan.errors.clone(),
+    )
 }

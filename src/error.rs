@@ -52,7 +52,6 @@ pub enum Error {
 
     #[error(transparent)]
     Allowlist(#[from] crate::allowlist::AllowlistError),
-
 }
 
 fn invalid_summary(errors: usize, guardrails: usize) -> String {
@@ -85,8 +84,22 @@ mod tests {
 
     #[test]
     fn exit_codes_follow_the_spec() {
-        assert_eq!(Error::Invalid { errors: 1, guardrails: 2 }.exit(), Exit::Error);
-        assert_eq!(Error::Invalid { errors: 0, guardrails: 2 }.exit(), Exit::Policy);
+        assert_eq!(
+            Error::Invalid {
+                errors: 1,
+                guardrails: 2
+            }
+            .exit(),
+            Exit::Error
+        );
+        assert_eq!(
+            Error::Invalid {
+                errors: 0,
+                guardrails: 2
+            }
+            .exit(),
+            Exit::Policy
+        );
         assert_eq!(Error::NotBuilt("x").exit(), Exit::Error);
         assert_eq!(Error::Policy("stale".into()).exit(), Exit::Policy);
     }
@@ -94,11 +107,19 @@ mod tests {
     #[test]
     fn summaries_read_well() {
         assert_eq!(
-            Error::Invalid { errors: 1, guardrails: 0 }.to_string(),
+            Error::Invalid {
+                errors: 1,
+                guardrails: 0
+            }
+            .to_string(),
             "validation failed: 1 error"
         );
         assert_eq!(
-            Error::Invalid { errors: 0, guardrails: 2 }.to_string(),
+            Error::Invalid {
+                errors: 0,
+                guardrails: 2
+            }
+            .to_string(),
             "refused by guardrails: 2 violations"
         );
     }

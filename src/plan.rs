@@ -187,7 +187,10 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     let mut errors = Vec::new();
     let mut hasher = Sha256::new();
     for (target, live) in input.live {
-        hasher.update(format!("T {} {} {}\n", target.account, target.account_id, target.region));
+        hasher.update(format!(
+            "T {} {} {}\n",
+            target.account, target.account_id, target.region
+        ));
         let err = |message: String| PlanError {
             account: target.account.clone(),
             region: target.region.clone(),
@@ -229,7 +232,9 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             }
         }
         for g in &live.orphans {
-            by_id.entry(g.id.as_str()).or_insert_with(|| (Vec::new(), g));
+            by_id
+                .entry(g.id.as_str())
+                .or_insert_with(|| (Vec::new(), g));
         }
         for (group_id, (wanted, group)) in by_id {
             let mut active: Vec<&Wanted> = wanted
@@ -259,14 +264,22 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         }
     }
     changes.sort_by(|a, b| {
-        (&a.account, &a.region, &a.security_group, &a.rule, a.action, &a.live_rule_id).cmp(&(
-            &b.account,
-            &b.region,
-            &b.security_group,
-            &b.rule,
-            b.action,
-            &b.live_rule_id,
-        ))
+        (
+            &a.account,
+            &a.region,
+            &a.security_group,
+            &a.rule,
+            a.action,
+            &a.live_rule_id,
+        )
+            .cmp(&(
+                &b.account,
+                &b.region,
+                &b.security_group,
+                &b.rule,
+                b.action,
+                &b.live_rule_id,
+            ))
     });
     errors.sort();
     let mut summary = Summary::default();
@@ -420,10 +433,7 @@ impl GroupCtx<'_> {
             let want_tags = self.full_tags(d);
             if let Some(lives) = managed.get(d.id.as_str()) {
                 // Keep the live rule that already matches (or the first); revoke extra copies.
-                let keep = lives
-                    .iter()
-                    .position(|l| l.spec == d.spec)
-                    .unwrap_or(0);
+                let keep = lives.iter().position(|l| l.spec == d.spec).unwrap_or(0);
                 for (i, extra) in lives.iter().enumerate() {
                     if i != keep {
                         out.push(self.delete(extra, &d.id));
@@ -549,9 +559,7 @@ impl GroupCtx<'_> {
         let over: Vec<String> = count
             .iter()
             .filter(|(_, n)| **n > quota)
-            .map(|((dir, v6), n)| {
-                format!("{n} {dir} {} rules", if *v6 { "IPv6" } else { "IPv4" })
-            })
+            .map(|((dir, v6), n)| format!("{n} {dir} {} rules", if *v6 { "IPv6" } else { "IPv4" }))
             .collect();
         if over.is_empty() {
             return None;

@@ -12,7 +12,8 @@ use crate::rules::RuleView;
 
 /// The JSON plan of SPEC section 7, pretty-printed, with a final newline.
 pub fn json(plan: &Plan) -> String {
-    let mut s = serde_json::to_string_pretty(plan).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(plan).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -58,8 +59,14 @@ fn rule_lines(v: &RuleView) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "direction: {}", v.direction);
     let _ = writeln!(s, "protocol: {}", v.protocol);
-    if let Some(p) = &v.ports {
-        let _ = writeln!(s, "ports: {p}");
+    match &v.ports {
+        Some(serde_json::Value::String(p)) => {
+            let _ = writeln!(s, "ports: {p}");
+        }
+        Some(p) => {
+            let _ = writeln!(s, "ports: {p}");
+        }
+        None => {}
     }
     for (k, val) in [
         ("cidr", &v.cidr),
@@ -150,7 +157,11 @@ pub fn text(plan: &Plan, color: bool) -> String {
         return out;
     }
     for ((account, account_id, region), changes) in by_target(plan) {
-        let _ = writeln!(out, "{}", paint(&format!("{account} ({account_id}) {region}"), bold));
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(&format!("{account} ({account_id}) {region}"), bold)
+        );
         let mut group = "";
         for c in changes {
             if c.security_group != group {
@@ -165,15 +176,32 @@ pub fn text(plan: &Plan, color: bool) -> String {
             out.push('\n');
             if !c.allowed {
                 let denied: Vec<&str> = c.api_actions.iter().map(String::as_str).collect();
-                let line = format!("        denied: needs {} (not in the allow-list)", denied.join(", "));
-                let _ = writeln!(out, "{}", paint(&line, Style::new().fg_color(Some(AnsiColor::Red.into())).bold()));
+                let line = format!(
+                    "        denied: needs {} (not in the allow-list)",
+                    denied.join(", ")
+                );
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    paint(
+                        &line,
+                        Style::new().fg_color(Some(AnsiColor::Red.into())).bold()
+                    )
+                );
             }
             out.push_str(&rule_diff(c.before.as_ref(), c.after.as_ref(), color));
         }
         out.push('\n');
     }
     if !plan.errors.is_empty() {
-        let _ = writeln!(out, "{}", paint("Errors:", Style::new().fg_color(Some(AnsiColor::Red.into())).bold()));
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(
+                "Errors:",
+                Style::new().fg_color(Some(AnsiColor::Red.into())).bold()
+            )
+        );
         for e in &plan.errors {
             let _ = writeln!(out, "  {} {}: {}", e.account, e.region, e.message);
         }
@@ -237,7 +265,13 @@ pub fn markdown(plan: &Plan) -> String {
         out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for ((account, region), c) in &counts {
             let n = |a: Action| c.by_action.get(&a).copied().unwrap_or(0);
-            let loud = |n: usize| if n > 0 { format!("**{n}**") } else { "0".into() };
+            let loud = |n: usize| {
+                if n > 0 {
+                    format!("**{n}**")
+                } else {
+                    "0".into()
+                }
+            };
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
@@ -265,7 +299,11 @@ pub fn markdown(plan: &Plan) -> String {
         );
         out.push_str("```diff\n");
         for c in changes {
-            let denied = if c.allowed { "" } else { "  [DENIED by the allow-list]" };
+            let denied = if c.allowed {
+                ""
+            } else {
+                "  [DENIED by the allow-list]"
+            };
             let _ = writeln!(
                 out,
                 "{} {} {} {}{}",
@@ -275,7 +313,11 @@ pub fn markdown(plan: &Plan) -> String {
                 fence_safe(&c.rule),
                 denied
             );
-            out.push_str(&fence_safe(&rule_diff(c.before.as_ref(), c.after.as_ref(), false)));
+            out.push_str(&fence_safe(&rule_diff(
+                c.before.as_ref(),
+                c.after.as_ref(),
+                false,
+            )));
         }
         out.push_str("```\n\n</details>\n\n");
     }

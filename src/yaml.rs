@@ -51,9 +51,11 @@ pub fn read_source(path: &Path, display: &str) -> Result<Arc<str>, Diagnostic> {
         let at = e.utf8_error().valid_up_to();
         let ok = &e.as_bytes()[..at];
         let line = ok.iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-        let col = String::from_utf8_lossy(&ok[ok.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..])
-            .chars()
-            .count() as u64
+        let col = String::from_utf8_lossy(
+            &ok[ok.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)..],
+        )
+        .chars()
+        .count() as u64
             + 1;
         Diagnostic::error(
             Pos::new(display, line, col, 1),
@@ -104,17 +106,25 @@ impl serde_saphyr::MessageFormatter for Messages {
         use serde_saphyr::budget::BudgetBreach as B;
         match err {
             E::Budget { breach, .. } => Cow::Owned(match breach {
-                B::Aliases { .. } => "too many aliases (`*name`, at most 1000): write the values out".into(),
-                B::Anchors { .. } => "too many anchors (`&name`, at most 1000): write the values out".into(),
-                B::Depth { .. } => "nested too deeply (at most 32 levels): rule files are flat".into(),
-                other => format!("file too large or too complex for a rule file ({other:?}): split it"),
+                B::Aliases { .. } => {
+                    "too many aliases (`*name`, at most 1000): write the values out".into()
+                }
+                B::Anchors { .. } => {
+                    "too many anchors (`&name`, at most 1000): write the values out".into()
+                }
+                B::Depth { .. } => {
+                    "nested too deeply (at most 32 levels): rule files are flat".into()
+                }
+                other => {
+                    format!("file too large or too complex for a rule file ({other:?}): split it")
+                }
             }),
             E::MultipleDocuments { .. } => Cow::Borrowed(
                 "more than one YAML document (`---`): put each document in a file of its own",
             ),
-            E::DuplicateMappingKey { key: Some(k), .. } => {
-                Cow::Owned(format!("duplicate key `{k}`: a key may appear only once in a mapping"))
-            }
+            E::DuplicateMappingKey { key: Some(k), .. } => Cow::Owned(format!(
+                "duplicate key `{k}`: a key may appear only once in a mapping"
+            )),
             E::Unexpected {
                 expected: "mapping start",
                 ..
@@ -135,9 +145,14 @@ impl serde_saphyr::MessageFormatter for Messages {
 
 /// Whether a parser message is about a tab where YAML wants spaces.
 fn is_tab_error(message: &str) -> bool {
-    ["found a tab", "tabs disallowed", "tab cannot be used", "start with a tab"]
-        .iter()
-        .any(|m| message.contains(m))
+    [
+        "found a tab",
+        "tabs disallowed",
+        "tab cannot be used",
+        "start with a tab",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
 }
 
 /// The first line at or after `from` (1-based) whose indentation holds a tab, and the tab's
@@ -210,7 +225,11 @@ mod tests {
     fn alias_bomb_is_refused_quickly() {
         let mut s = String::from("a: &a [x, x, x, x, x, x, x, x, x, x]\n");
         for i in 0..12 {
-            let prev = if i == 0 { "a".to_string() } else { format!("b{}", i - 1) };
+            let prev = if i == 0 {
+                "a".to_string()
+            } else {
+                format!("b{}", i - 1)
+            };
             s.push_str(&format!(
                 "b{i}: &b{i} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"
             ));
@@ -222,7 +241,8 @@ mod tests {
         assert!(!e.message.is_empty());
     }
 
-    type Rules = std::collections::BTreeMap<String, Vec<std::collections::BTreeMap<String, String>>>;
+    type Rules =
+        std::collections::BTreeMap<String, Vec<std::collections::BTreeMap<String, String>>>;
 
     #[test]
     fn tab_indentation_points_at_the_tab() {
@@ -230,7 +250,10 @@ mod tests {
         let e = parse::<Rules>("f.yaml", "rules:\n  - id: web\n\tdirection: ingress\n")
             .expect_err("tab");
         assert_eq!((e.pos.line, e.pos.col), (3, 1), "{e:?}");
-        assert_eq!(e.message, "tab in indentation: YAML indents with spaces only");
+        assert_eq!(
+            e.message,
+            "tab in indentation: YAML indents with spaces only"
+        );
         let e = parse::<Rules>("f.yaml", "rules:\n  - id: web\n   \t direction: x\n")
             .expect_err("tab after spaces");
         assert_eq!((e.pos.line, e.pos.col), (3, 4), "{e:?}");

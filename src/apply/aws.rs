@@ -32,7 +32,12 @@ pub fn ip_permission(spec: &RuleSpec) -> IpPermission {
     }
     let desc = spec.description.clone();
     match &spec.peer {
-        Peer::Cidr(n) => b.ip_ranges(IpRange::builder().cidr_ip(n.to_string()).set_description(desc).build()),
+        Peer::Cidr(n) => b.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(n.to_string())
+                .set_description(desc)
+                .build(),
+        ),
         Peer::CidrIpv6(n) => b.ipv6_ranges(
             Ipv6Range::builder()
                 .cidr_ipv6(n.to_string())
@@ -186,7 +191,9 @@ impl Ec2Write for AwsEc2 {
         self.client
             .delete_tags()
             .set_resources(Some(rule_ids.to_vec()))
-            .set_tags(Some(keys.iter().map(|k| Tag::builder().key(k).build()).collect()))
+            .set_tags(Some(
+                keys.iter().map(|k| Tag::builder().key(k).build()).collect(),
+            ))
             .send()
             .await
             .map(|_| ())

@@ -108,8 +108,18 @@ pub struct ApplySummary {
 impl ApplyReport {
     pub fn new(plan: &Plan, mut results: Vec<ChangeResult>, errors: Vec<PlanError>) -> Self {
         results.sort_by(|a, b| {
-            (&a.change.account, &a.change.region, &a.change.security_group, &a.change.rule)
-                .cmp(&(&b.change.account, &b.change.region, &b.change.security_group, &b.change.rule))
+            (
+                &a.change.account,
+                &a.change.region,
+                &a.change.security_group,
+                &a.change.rule,
+            )
+                .cmp(&(
+                    &b.change.account,
+                    &b.change.region,
+                    &b.change.security_group,
+                    &b.change.rule,
+                ))
         });
         let mut summary = ApplySummary::default();
         for r in &results {
@@ -218,8 +228,10 @@ pub async fn apply_group<W: Ec2Write>(
         })
         .collect();
     if !mods.is_empty() {
-        let all: Vec<(String, RuleSpec)> =
-            mods.iter().map(|(_, id, s)| (id.clone(), s.clone())).collect();
+        let all: Vec<(String, RuleSpec)> = mods
+            .iter()
+            .map(|(_, id, s)| (id.clone(), s.clone()))
+            .collect();
         if ec2.modify(group_id, &all).await.is_err() {
             for (i, id, spec) in &mods {
                 if let Err(e) = ec2.modify(group_id, &[(id.clone(), spec.clone())]).await {

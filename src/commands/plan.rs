@@ -95,7 +95,11 @@ pub fn plan(config: &Path, rules: &Path, today: Date, args: &PlanArgs) -> Result
     if args.stats {
         eprint!("{}", p.aws.calls.snapshot().render());
     }
-    let max = p.repo.config.as_ref().map_or(usize::MAX, |c| c.guardrails.max_changes);
+    let max = p
+        .repo
+        .config
+        .as_ref()
+        .map_or(usize::MAX, |c| c.guardrails.max_changes);
     if plan.changes.len() > max {
         eprintln!(
             "warning: {} changes is over guardrails.max_changes ({max}): apply will refuse unless --allow-many",
@@ -103,7 +107,10 @@ pub fn plan(config: &Path, rules: &Path, today: Date, args: &PlanArgs) -> Result
         );
     }
     Ok(if !plan.errors.is_empty() {
-        eprintln!("error: {} account/region errors (see the plan)", plan.errors.len());
+        eprintln!(
+            "error: {} account/region errors (see the plan)",
+            plan.errors.len()
+        );
         Exit::Error
     } else if plan.summary.denied > 0 {
         eprintln!(
@@ -125,14 +132,21 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
     let rt = runtime()?;
     let p = rt.block_on(make(config, rules, today, &args.accounts))?;
     let plan = &p.plan;
-    let cfg = p.repo.config.as_ref().ok_or_else(|| Error::Usage("no configuration".into()))?;
+    let cfg = p
+        .repo
+        .config
+        .as_ref()
+        .ok_or_else(|| Error::Usage("no configuration".into()))?;
     if let Some(saved) = &args.plan {
         let text = std::fs::read_to_string(saved).map_err(|source| Error::Read {
             path: saved.clone(),
             source,
         })?;
         let old: Plan = serde_json::from_str(&text).map_err(|e| {
-            Error::Usage(format!("{} is not a JSON plan from `sgops plan --out`: {e}", saved.display()))
+            Error::Usage(format!(
+                "{} is not a JSON plan from `sgops plan --out`: {e}",
+                saved.display()
+            ))
         })?;
         if old.fingerprint != plan.fingerprint {
             return Err(Error::Policy(format!(
@@ -145,7 +159,16 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
     }
     let denied: Vec<String> = plan
         .denied()
-        .map(|c| format!("  {} {} {} {}: {}", c.account, c.region, c.security_group, c.rule, c.api_actions.join(", ")))
+        .map(|c| {
+            format!(
+                "  {} {} {} {}: {}",
+                c.account,
+                c.region,
+                c.security_group,
+                c.rule,
+                c.api_actions.join(", ")
+            )
+        })
         .collect();
     if !denied.is_empty() {
         eprint!("{}", render::text(plan, false));
@@ -220,7 +243,10 @@ pub fn report_text(r: &ApplyReport) -> String {
         s.push('\n');
     }
     for e in &r.errors {
-        s.push_str(&format!("error     {} {}: {}\n", e.account, e.region, e.message));
+        s.push_str(&format!(
+            "error     {} {}: {}\n",
+            e.account, e.region, e.message
+        ));
     }
     let m = &r.summary;
     s.push_str(&format!(

@@ -48,7 +48,10 @@ impl AwsEc2 {
                     g.vpc_id().unwrap_or_default().to_string(),
                 ));
             }
-            token = resp.next_token().map(str::to_string).filter(|t| !t.is_empty());
+            token = resp
+                .next_token()
+                .map(str::to_string)
+                .filter(|t| !t.is_empty());
             if token.is_none() {
                 return Ok(out);
             }
@@ -69,7 +72,10 @@ impl AwsEc2 {
                 .await
                 .map_err(|e| format!("DescribeSecurityGroupRules: {}", describe_sdk_error(&e)))?;
             out.extend(resp.security_group_rules().iter().cloned());
-            token = resp.next_token().map(str::to_string).filter(|t| !t.is_empty());
+            token = resp
+                .next_token()
+                .map(str::to_string)
+                .filter(|t| !t.is_empty());
             if token.is_none() {
                 return Ok(out);
             }
@@ -97,7 +103,12 @@ pub fn live_rule(r: &SecurityGroupRule) -> Option<LiveRule> {
         tags: r
             .tags()
             .iter()
-            .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+            .filter_map(|t| {
+                Some((
+                    t.key()?.to_string(),
+                    t.value().unwrap_or_default().to_string(),
+                ))
+            })
             .collect(),
     })
 }
@@ -176,7 +187,10 @@ impl LiveRead for AwsEc2 {
                 .into_iter()
                 .map(|(id, _, _)| id)
                 .collect();
-            missing = unseen.into_iter().filter(|id| !exist.contains(id)).collect();
+            missing = unseen
+                .into_iter()
+                .filter(|id| !exist.contains(id))
+                .collect();
         }
         let mut out = LiveTarget::default();
         for (id, rules) in &by_group {

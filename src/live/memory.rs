@@ -41,13 +41,20 @@ impl MemEc2 {
     /// Adds an empty group.
     pub fn add_group(&self, id: &str, name: &str, vpc: &str) {
         self.with(|s| {
-            s.groups
-                .insert(id.to_string(), (name.to_string(), vpc.to_string(), Vec::new()));
+            s.groups.insert(
+                id.to_string(),
+                (name.to_string(), vpc.to_string(), Vec::new()),
+            );
         });
     }
 
     /// Adds a rule directly, as someone outside sgops would; returns its id.
-    pub fn add_rule(&self, group_id: &str, spec: RuleSpec, tags: BTreeMap<String, String>) -> String {
+    pub fn add_rule(
+        &self,
+        group_id: &str,
+        spec: RuleSpec,
+        tags: BTreeMap<String, String>,
+    ) -> String {
         self.with(|s| {
             s.next_id += 1;
             let rule_id = format!("sgr-{:017x}", s.next_id);
@@ -66,7 +73,11 @@ impl MemEc2 {
     /// Every rule of a group, sorted.
     pub fn rules(&self, group_id: &str) -> Vec<LiveRule> {
         self.with(|s| {
-            let mut r = s.groups.get(group_id).map(|g| g.2.clone()).unwrap_or_default();
+            let mut r = s
+                .groups
+                .get(group_id)
+                .map(|g| g.2.clone())
+                .unwrap_or_default();
             r.sort();
             r
         })
@@ -141,7 +152,10 @@ impl Ec2Write for MemEc2 {
                 .get(group_id)
                 .ok_or_else(|| err("InvalidGroup.NotFound", group_id))?;
             if g.2.iter().any(|r| r.spec.meaning() == spec.meaning()) {
-                return Err(err("InvalidPermission.Duplicate", "the rule already exists"));
+                return Err(err(
+                    "InvalidPermission.Duplicate",
+                    "the rule already exists",
+                ));
             }
             s.next_id += 1;
             let rule_id = format!("sgr-{:017x}", s.next_id);
@@ -217,7 +231,8 @@ impl Ec2Write for MemEc2 {
             Self::count(s, "create_tags");
             for g in s.groups.values_mut() {
                 for r in g.2.iter_mut().filter(|r| rule_ids.contains(&r.rule_id)) {
-                    r.tags.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
+                    r.tags
+                        .extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())));
                 }
             }
             Ok(())

@@ -105,16 +105,38 @@ mod tests {
 
     #[test]
     fn aws_shapes_become_specs() {
-        let s = spec_from_aws(false, "-1", Some(-1), Some(-1), Some("0.0.0.0/0"), None, None, None, Some(""))
-            .expect("spec");
+        let s = spec_from_aws(
+            false,
+            "-1",
+            Some(-1),
+            Some(-1),
+            Some("0.0.0.0/0"),
+            None,
+            None,
+            None,
+            Some(""),
+        )
+        .expect("spec");
         assert_eq!(s.protocol, Protocol::All);
         assert_eq!(s.ports, Ports::NotApplicable);
         assert_eq!(s.description, None);
-        let s = spec_from_aws(true, "6", Some(443), Some(443), None, None, Some("pl-12345678"), None, Some("x"))
-            .expect("spec");
+        let s = spec_from_aws(
+            true,
+            "6",
+            Some(443),
+            Some(443),
+            None,
+            None,
+            Some("pl-12345678"),
+            None,
+            Some("x"),
+        )
+        .expect("spec");
         assert_eq!(s.protocol, Protocol::Tcp);
         assert_eq!(s.direction, Direction::Egress);
         assert_eq!(s.peer, Peer::PrefixList("pl-12345678".into()));
-        assert!(spec_from_aws(false, "tcp", Some(1), Some(1), None, None, None, None, None).is_none());
+        assert!(
+            spec_from_aws(false, "tcp", Some(1), Some(1), None, None, None, None, None).is_none()
+        );
     }
 }

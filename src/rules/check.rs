@@ -12,8 +12,9 @@ pub fn is_valid_rule_id(s: &str) -> bool {
     !b.is_empty()
         && b.len() <= 63
         && (b[0].is_ascii_lowercase() || b[0].is_ascii_digit())
-        && b.iter()
-            .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-'))
+        && b.iter().all(|&c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'.' | b'_' | b'-')
+        })
 }
 
 /// AWS region names: `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-northwest-1`.
@@ -35,14 +36,18 @@ pub fn is_valid_region(s: &str) -> bool {
 /// `sg-`/`vpc-` followed by 8 or 17 lowercase hex digits.
 pub fn is_resource_id(s: &str, prefix: &str) -> bool {
     s.strip_prefix(prefix).is_some_and(|h| {
-        (h.len() == 8 || h.len() == 17) && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        (h.len() == 8 || h.len() == 17)
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
 /// `pl-` followed by hex digits (AWS-managed lists have 8, customer lists 17).
 pub fn is_prefix_list_id(s: &str) -> bool {
     s.strip_prefix("pl-").is_some_and(|h| {
-        (8..=17).contains(&h.len()) && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        (8..=17).contains(&h.len())
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     })
 }
 
@@ -75,10 +80,14 @@ pub fn check_aws_tag(key: &str, value: &str) -> Result<(), String> {
         return Err(format!("tag key `{key}` must be 1 to 128 characters"));
     }
     if key.to_ascii_lowercase().starts_with("aws:") {
-        return Err(format!("tag key `{key}`: the prefix `aws:` is reserved by AWS"));
+        return Err(format!(
+            "tag key `{key}`: the prefix `aws:` is reserved by AWS"
+        ));
     }
     if value.chars().count() > 256 {
-        return Err(format!("tag `{key}`: the value must be at most 256 characters"));
+        return Err(format!(
+            "tag `{key}`: the value must be at most 256 characters"
+        ));
     }
     Ok(())
 }
@@ -177,10 +186,24 @@ mod tests {
 
     #[test]
     fn regions() {
-        for ok in ["us-east-1", "eu-central-2", "us-gov-west-1", "cn-northwest-1", "ap-southeast-3"] {
+        for ok in [
+            "us-east-1",
+            "eu-central-2",
+            "us-gov-west-1",
+            "cn-northwest-1",
+            "ap-southeast-3",
+        ] {
             assert!(is_valid_region(ok), "{ok}");
         }
-        for bad in ["us-east", "useast1", "US-EAST-1", "us-east-1a", "u-east-1", "us--1", "x"] {
+        for bad in [
+            "us-east",
+            "useast1",
+            "US-EAST-1",
+            "us-east-1a",
+            "u-east-1",
+            "us--1",
+            "x",
+        ] {
             assert!(!is_valid_region(bad), "{bad}");
         }
     }
@@ -198,7 +221,11 @@ mod tests {
     #[test]
     fn descriptions() {
         assert!(check_description("Partner callbacks (CHG-1) #2 [x]").is_ok());
-        assert!(check_description(&"a".repeat(256)).unwrap_err().contains("255"));
+        assert!(
+            check_description(&"a".repeat(256))
+                .unwrap_err()
+                .contains("255")
+        );
         assert!(check_description("café").unwrap_err().contains("'é'"));
         assert!(check_description("a<b>").is_err());
     }
@@ -237,7 +264,10 @@ mod tests {
         assert_eq!(guard(&spec(Protocol::Tcp, r(22, 22), "0.0.0.0/0")), 1);
         assert_eq!(guard(&spec(Protocol::Tcp, r(20, 30), "::/0")), 1);
         assert_eq!(guard(&spec(Protocol::Udp, r(3000, 4000), "0.0.0.0/0")), 1);
-        assert_eq!(guard(&spec(Protocol::All, Ports::NotApplicable, "0.0.0.0/0")), 1);
+        assert_eq!(
+            guard(&spec(Protocol::All, Ports::NotApplicable, "0.0.0.0/0")),
+            1
+        );
         assert_eq!(guard(&spec(Protocol::Tcp, r(443, 443), "0.0.0.0/0")), 0);
         assert_eq!(guard(&spec(Protocol::Tcp, r(22, 22), "10.0.0.0/8")), 0);
         let mut egress = spec(Protocol::Tcp, r(22, 22), "0.0.0.0/0");

@@ -235,7 +235,10 @@ fn convert_group(
                 Some(v) => {
                     diags.push(Diagnostic::error(
                         yaml::pos(path, &v),
-                        format!("`{}` is not a VPC id (vpc- and 8 or 17 hex digits)", v.value),
+                        format!(
+                            "`{}` is not a VPC id (vpc- and 8 or 17 hex digits)",
+                            v.value
+                        ),
                     ));
                     None
                 }
@@ -266,14 +269,21 @@ fn convert_rule(
 ) -> Option<DesiredRule> {
     let at = yaml::pos(path, &r);
     let r = r.value;
-    let before = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let before = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let err = |diags: &mut Vec<Diagnostic>, pos: Pos, msg: String| {
         diags.push(Diagnostic::error(pos, msg));
     };
 
     let id = match &r.id {
         None => {
-            err(diags, at.clone(), "rule has no `id`: give it a unique name like `partner-https`".into());
+            err(
+                diags,
+                at.clone(),
+                "rule has no `id`: give it a unique name like `partner-https`".into(),
+            );
             None
         }
         Some(id) if !is_valid_rule_id(&id.value) => {
@@ -293,7 +303,11 @@ fn convert_rule(
 
     let direction = match &r.direction {
         None => {
-            err(diags, at.clone(), format!("{name}: missing `direction` (ingress or egress)"));
+            err(
+                diags,
+                at.clone(),
+                format!("{name}: missing `direction` (ingress or egress)"),
+            );
             None
         }
         Some(d) => match d.value.as_str() {
@@ -315,7 +329,9 @@ fn convert_rule(
             err(
                 diags,
                 at.clone(),
-                format!("{name}: missing `protocol` (tcp, udp, icmp, icmpv6, all or a number 0-255)"),
+                format!(
+                    "{name}: missing `protocol` (tcp, udp, icmp, icmpv6, all or a number 0-255)"
+                ),
             );
             None
         }
@@ -342,22 +358,25 @@ fn convert_rule(
     let ports = protocol.and_then(|proto| convert_ports(path, proto, r.ports.as_ref(), diags));
     let peer = convert_peer(path, &r, &at, name, diags);
 
-    let description = r.description.as_ref().and_then(|d| {
-        match check_description(&d.value) {
+    let description = r
+        .description
+        .as_ref()
+        .and_then(|d| match check_description(&d.value) {
             Ok(()) => Some(d.value.clone()),
             Err(m) => {
                 err(diags, yaml::pos(path, d), m);
                 None
             }
-        }
-    });
+        });
 
     let ticket = match &r.ticket {
         None => {
             err(
                 diags,
                 at.clone(),
-                format!("{name}: missing `ticket`: every exception needs the approval it rests on (e.g. CHG-12345)"),
+                format!(
+                    "{name}: missing `ticket`: every exception needs the approval it rests on (e.g. CHG-12345)"
+                ),
             );
             None
         }
@@ -376,8 +395,10 @@ fn convert_rule(
         }
     };
 
-    let expires = r.expires.as_ref().and_then(|e| {
-        match e.value.parse::<Date>() {
+    let expires = r
+        .expires
+        .as_ref()
+        .and_then(|e| match e.value.parse::<Date>() {
             Ok(d) if e.value.len() == 10 => Some((d, yaml::pos(path, e))),
             _ => {
                 err(
@@ -387,8 +408,7 @@ fn convert_rule(
                 );
                 None
             }
-        }
-    });
+        });
     if let Some((date, pos)) = &expires {
         let max_days = opts.config.guardrails.max_expiry_days;
         let limit = opts
@@ -429,7 +449,9 @@ fn convert_rule(
                 err(
                     diags,
                     p.clone(),
-                    format!("tag `{k}` is set to `{fixed}` for every rule by rule_tags in sgops.yaml: remove it here"),
+                    format!(
+                        "tag `{k}` is set to `{fixed}` for every rule by rule_tags in sgops.yaml: remove it here"
+                    ),
                 );
             } else {
                 tags.insert(k.clone(), v);
@@ -437,7 +459,11 @@ fn convert_rule(
         }
     }
 
-    let failed = diags.iter().filter(|d| d.severity == Severity::Error).count() > before;
+    let failed = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count()
+        > before;
     let (Some(id), Some(direction), Some(protocol), Some(ports), Some(peer), Some(ticket), false) =
         (id, direction, protocol, ports, peer, ticket, failed)
     else {
@@ -450,7 +476,12 @@ fn convert_rule(
         peer,
         description,
     };
-    check::world_open(&spec, &at, &opts.config.guardrails.world_open_denied_ports, diags);
+    check::world_open(
+        &spec,
+        &at,
+        &opts.config.guardrails.world_open_denied_ports,
+        diags,
+    );
     Some(DesiredRule {
         id,
         spec,
@@ -548,7 +579,9 @@ pub(crate) fn parse_port_range(s: &Scalar) -> Result<(u16, u16), String> {
         Scalar::Str(text) => {
             let t = text.trim();
             let bad = || {
-                format!("ports `{text}` must be a port (443) or a range (\"8000-8100\") within 0-65535")
+                format!(
+                    "ports `{text}` must be a port (443) or a range (\"8000-8100\") within 0-65535"
+                )
             };
             let (a, b) = match t.split_once('-') {
                 Some((a, b)) => (a.trim(), b.trim()),
@@ -558,7 +591,9 @@ pub(crate) fn parse_port_range(s: &Scalar) -> Result<(u16, u16), String> {
             let b: i64 = b.parse().map_err(|_| bad())?;
             let (a, b) = (one(a)?, one(b)?);
             if a > b {
-                return Err(format!("port range `{text}` runs backwards: write \"{b}-{a}\""));
+                return Err(format!(
+                    "port range `{text}` runs backwards: write \"{b}-{a}\""
+                ));
             }
             Ok((a, b))
         }
@@ -585,7 +620,9 @@ fn convert_peer(
         [] => {
             diags.push(Diagnostic::error(
                 at.clone(),
-                format!("{name}: needs exactly one peer: cidr, cidr_ipv6, prefix_list or security_group"),
+                format!(
+                    "{name}: needs exactly one peer: cidr, cidr_ipv6, prefix_list or security_group"
+                ),
             ));
             None
         }
@@ -617,7 +654,9 @@ pub(crate) fn peer_from(key: &str, v: &str) -> Result<Peer, String> {
     match key {
         "cidr" => {
             if v.parse::<Ipv6Net>().is_ok() || v.parse::<std::net::Ipv6Addr>().is_ok() {
-                return Err(format!("`{v}` is an IPv6 network: put it under `cidr_ipv6`"));
+                return Err(format!(
+                    "`{v}` is an IPv6 network: put it under `cidr_ipv6`"
+                ));
             }
             let net: Ipv4Net = match v.parse() {
                 Ok(n) => n,
@@ -641,7 +680,9 @@ pub(crate) fn peer_from(key: &str, v: &str) -> Result<Peer, String> {
                 Ok(n) => n,
                 Err(_) => {
                     return Err(match v.parse::<std::net::Ipv6Addr>() {
-                        Ok(_) => format!("`{v}` has no prefix length: write `{v}/128` for one host"),
+                        Ok(_) => {
+                            format!("`{v}` has no prefix length: write `{v}/128` for one host")
+                        }
                         Err(_) => format!("`{v}` is not an IPv6 CIDR like 2001:db8::/64"),
                     });
                 }
@@ -655,14 +696,18 @@ pub(crate) fn peer_from(key: &str, v: &str) -> Result<Peer, String> {
             if check::is_prefix_list_id(v) {
                 Ok(Peer::PrefixList(v.to_string()))
             } else {
-                Err(format!("`{v}` is not a prefix list id (pl- and hex digits)"))
+                Err(format!(
+                    "`{v}` is not a prefix list id (pl- and hex digits)"
+                ))
             }
         }
         _ => {
             if check::is_resource_id(v, "sg-") {
                 Ok(Peer::SecurityGroup(v.to_string()))
             } else {
-                Err(format!("`{v}` is not a security group id (sg- and 8 or 17 hex digits)"))
+                Err(format!(
+                    "`{v}` is not a security group id (sg- and 8 or 17 hex digits)"
+                ))
             }
         }
     }
@@ -716,7 +761,13 @@ mod tests {
         assert!(d.is_empty(), "{d:?}");
         let f = f.expect("file");
         let r = &f.rules[0];
-        assert_eq!(r.spec.ports, Ports::Range { from: 8000, to: 8100 });
+        assert_eq!(
+            r.spec.ports,
+            Ports::Range {
+                from: 8000,
+                to: 8100
+            }
+        );
         assert_eq!(r.expires, Some(Date::constant(2027, 6, 30)));
         assert_eq!(r.tags["team"], "payments");
         assert_eq!((r.pos.line, r.pos.col), (3, 5));
@@ -733,23 +784,66 @@ mod tests {
     #[test]
     fn cidr_in_the_wrong_field() {
         assert!(errors_of("    protocol: tcp\n    cidr: 2001:db8::/64\n")[0].contains("cidr_ipv6"));
-        assert!(errors_of("    protocol: tcp\n    cidr_ipv6: 10.0.0.0/8\n")[0].contains("under `cidr`"));
+        assert!(
+            errors_of("    protocol: tcp\n    cidr_ipv6: 10.0.0.0/8\n")[0].contains("under `cidr`")
+        );
         assert!(errors_of("    protocol: tcp\n    cidr: 10.0.0.1\n")[0].contains("/32"));
     }
 
     #[test]
     fn ports_are_checked() {
-        assert!(errors_of("    protocol: tcp\n    ports: 70000\n    cidr: 10.0.0.0/8\n")[0].contains("outside"));
-        assert!(errors_of("    protocol: tcp\n    ports: \"90-80\"\n    cidr: 10.0.0.0/8\n")[0].contains("backwards"));
-        assert!(errors_of("    protocol: all\n    ports: 80\n    cidr: 10.0.0.0/8\n")[0].contains("no `ports`"));
-        assert!(errors_of("    protocol: icmp\n    ports: 80\n    cidr: 10.0.0.0/8\n")[0].contains("type"));
+        assert!(
+            errors_of("    protocol: tcp\n    ports: 70000\n    cidr: 10.0.0.0/8\n")[0]
+                .contains("outside")
+        );
+        assert!(
+            errors_of("    protocol: tcp\n    ports: \"90-80\"\n    cidr: 10.0.0.0/8\n")[0]
+                .contains("backwards")
+        );
+        assert!(
+            errors_of("    protocol: all\n    ports: 80\n    cidr: 10.0.0.0/8\n")[0]
+                .contains("no `ports`")
+        );
+        assert!(
+            errors_of("    protocol: icmp\n    ports: 80\n    cidr: 10.0.0.0/8\n")[0]
+                .contains("type")
+        );
         assert!(
             errors_of("    protocol: tcp\n    ports: { type: 8 }\n    cidr: 10.0.0.0/8\n")[0]
                 .contains("not { type, code }")
         );
-        assert!(errors_of("    protocol: icmp\n    ports: { type: -1, code: 3 }\n    cidr: 10.0.0.0/8\n")[0].contains("code needs a type"));
+        assert!(
+            errors_of(
+                "    protocol: icmp\n    ports: { type: -1, code: 3 }\n    cidr: 10.0.0.0/8\n"
+            )[0]
+            .contains("code needs a type")
+        );
         assert!(errors_of("    protocol: tcp\n    ports: 443\n    cidr: 10.0.0.0/8\n").is_empty());
-        assert!(errors_of("    protocol: icmp\n    ports: { type: 8, code: -1 }\n    cidr: 10.0.0.0/8\n").is_empty());
+        assert!(
+            errors_of(
+                "    protocol: icmp\n    ports: { type: 8, code: -1 }\n    cidr: 10.0.0.0/8\n"
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn leading_zero_numbers_are_refused_not_changed() {
+        // YAML reads these as decimals; `012345` would otherwise become ticket 12345.
+        for body in [
+            "    protocol: 06\n    cidr: 10.0.0.0/8\n",
+            "    protocol: tcp\n    ports: 0443\n    cidr: 10.0.0.0/8\n",
+        ] {
+            let e = errors_of(body);
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert!(e[0].starts_with("this number reads as a decimal"), "{e:?}");
+        }
+        let (_, d) = run(
+            "security_group: sg-0a1b2c3d4e5f67890\nrules:\n  - id: r1\n    direction: ingress\n    protocol: tcp\n    cidr: 10.0.0.0/8\n    ticket: 012345\n",
+        );
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert!(d[0].message.contains("write the value in quotes"), "{d:?}");
+        assert_eq!(d[0].pos.line, 7);
     }
 
     #[test]
@@ -770,12 +864,19 @@ mod tests {
 
     #[test]
     fn expiry_is_a_warning_or_a_guardrail() {
-        let (f, d) = run(&rule("    protocol: tcp\n    cidr: 10.0.0.0/8\n    expires: 2026-11-27\n"));
+        let (f, d) = run(&rule(
+            "    protocol: tcp\n    cidr: 10.0.0.0/8\n    expires: 2026-11-27\n",
+        ));
         assert!(f.is_some());
         assert_eq!(d[0].severity, Severity::Warning);
-        let (_, d) = run(&rule("    protocol: tcp\n    cidr: 10.0.0.0/8\n    expires: 2030-01-01\n"));
+        let (_, d) = run(&rule(
+            "    protocol: tcp\n    cidr: 10.0.0.0/8\n    expires: 2030-01-01\n",
+        ));
         assert_eq!(d[0].severity, Severity::Guardrail);
-        assert!(errors_of("    protocol: tcp\n    cidr: 10.0.0.0/8\n    expires: 2027-13-01\n")[0].contains("date"));
+        assert!(
+            errors_of("    protocol: tcp\n    cidr: 10.0.0.0/8\n    expires: 2027-13-01\n")[0]
+                .contains("date")
+        );
     }
 
     #[test]
@@ -790,7 +891,14 @@ mod tests {
 
     #[test]
     fn reserved_tags_are_refused() {
-        assert!(errors_of("    protocol: tcp\n    cidr: 10.0.0.0/8\n    tags: { 'sgops:rule': x }\n")[0].contains("set by sgops"));
-        assert!(errors_of("    protocol: tcp\n    cidr: 10.0.0.0/8\n    tags: { 'aws:x': y }\n")[0].contains("aws:"));
+        assert!(
+            errors_of("    protocol: tcp\n    cidr: 10.0.0.0/8\n    tags: { 'sgops:rule': x }\n")
+                [0]
+            .contains("set by sgops")
+        );
+        assert!(
+            errors_of("    protocol: tcp\n    cidr: 10.0.0.0/8\n    tags: { 'aws:x': y }\n")[0]
+                .contains("aws:")
+        );
     }
 }

@@ -351,7 +351,8 @@ impl RuleView {
                 Ports::from_aws(protocol, Some(get("type") as i32), Some(get("code") as i32))
             }
             (Some(serde_json::Value::Number(n)), Protocol::Tcp | Protocol::Udp) => {
-                let (from, to) = load::parse_port_range(&raw::Scalar::Int(n.as_i64().unwrap_or(-1)))?;
+                let (from, to) =
+                    load::parse_port_range(&raw::Scalar::Int(n.as_i64().unwrap_or(-1)))?;
                 Ports::Range { from, to }
             }
             (Some(serde_json::Value::String(s)), Protocol::Tcp | Protocol::Udp) => {
@@ -366,7 +367,9 @@ impl RuleView {
             ("prefix_list", &self.prefix_list),
             ("security_group", &self.security_group),
         ];
-        let mut given = peers.iter().filter_map(|(k, v)| v.as_ref().map(|v| (*k, v)));
+        let mut given = peers
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v)));
         let peer = match (given.next(), given.next()) {
             (Some((k, v)), None) => load::peer_from(k, v)?,
             _ => return Err("a rule needs exactly one peer".into()),

@@ -86,6 +86,10 @@ pub struct RawRule {
     pub tags: Option<Spanned<BTreeMap<String, Scalar>>>,
 }
 
+/// YAML reads `012345` (a leading zero) and `1.5` as decimal numbers: `ticket: 012345` would
+/// lose its zero, so such values are refused with what to do instead of a type error.
+const DECIMAL: &str = "this number reads as a decimal (YAML does so for a leading zero or a `.`): write the value in quotes";
+
 /// A scalar that may be written as a word or a number (`protocol: 6`, `ticket: 12345`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scalar {
@@ -124,6 +128,9 @@ impl<'de> Deserialize<'de> for Scalar {
                     .map(Scalar::Int)
                     .map_err(|_| E::custom(format!("number {v} is too large")))
             }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Scalar, E> {
+                Err(E::custom(DECIMAL))
+            }
         }
         d.deserialize_any(V)
     }
@@ -156,6 +163,9 @@ impl<'de> Deserialize<'de> for RawPorts {
                 Ok(RawPorts::Scalar(Scalar::Int(
                     i64::try_from(v).unwrap_or(i64::MAX),
                 )))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<RawPorts, E> {
+                Err(E::custom(DECIMAL))
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawPorts, A::Error> {
                 let (mut icmp_type, mut code) = (None, None);
