@@ -30,7 +30,16 @@ async fn world(allow: &str, extra_config: &str) -> World {
     let ec2 = ec2(&acct, "us-east-1").await;
     let vpc = create_vpc(&ec2).await;
     let group = create_group(&ec2, &vpc, "app").await;
-    add_ingress(&ec2, &group, "tcp", 22, 22, "10.0.0.0/8", Some("baseline ssh"), &[]).await;
+    add_ingress(
+        &ec2,
+        &group,
+        22,
+        22,
+        "10.0.0.0/8",
+        Some("baseline ssh"),
+        &[],
+    )
+    .await;
     World {
         repo,
         acct,
@@ -43,10 +52,28 @@ async fn world(allow: &str, extra_config: &str) -> World {
 async fn create_and_adopt_then_converge() {
     let w = world(ALL_ACTIONS, "").await;
     // An exception made by hand before sgops: adopted, keeping its id.
-    add_ingress(&w.ec2, &w.group, "tcp", 443, 443, "198.51.100.0/24", Some("Partner"), &[]).await;
+    add_ingress(
+        &w.ec2,
+        &w.group,
+        443,
+        443,
+        "198.51.100.0/24",
+        Some("Partner"),
+        &[],
+    )
+    .await;
     let before = ingress(&w.ec2, &w.group).await;
-    let hand_made = before.iter().find(|r| r.from == 443).expect("hand-made rule").id.clone();
-    let baseline = before.iter().find(|r| r.from == 22).expect("baseline").clone();
+    let hand_made = before
+        .iter()
+        .find(|r| r.from == 443)
+        .expect("hand-made rule")
+        .id
+        .clone();
+    let baseline = before
+        .iter()
+        .find(|r| r.from == 22)
+        .expect("baseline")
+        .clone();
     w.repo.file(
         "app",
         "us-east-1",
@@ -66,7 +93,12 @@ async fn create_and_adopt_then_converge() {
     assert_eq!(plan["summary"]["create"], 1);
     assert_eq!(plan["summary"]["adopt"], 1);
     assert_eq!(plan["changes"][0]["account_id"], w.acct.as_str());
-    assert!(plan["fingerprint"].as_str().unwrap_or("").starts_with("sha256:"));
+    assert!(
+        plan["fingerprint"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("sha256:")
+    );
 
     let (code, out, err) = w.repo.sgops(&["apply", "--stats"]);
     assert_eq!(code, 0, "{out}\n{err}");
@@ -76,12 +108,28 @@ async fn create_and_adopt_then_converge() {
     assert_eq!(after.len(), 3, "{after:#?}");
     let adopted = after.iter().find(|r| r.from == 443).expect("adopted");
     assert_eq!(adopted.id, hand_made, "adoption keeps the rule id");
-    assert_eq!(adopted.tags.get("sgops:rule").map(String::as_str), Some("partner"));
-    assert_eq!(adopted.tags.get("vpcx:skip_enforcement").map(String::as_str), Some("yes"));
+    assert_eq!(
+        adopted.tags.get("sgops:rule").map(String::as_str),
+        Some("partner")
+    );
+    assert_eq!(
+        adopted
+            .tags
+            .get("vpcx:skip_enforcement")
+            .map(String::as_str),
+        Some("yes")
+    );
     let created = after.iter().find(|r| r.from == 8443).expect("created");
-    assert_eq!(created.tags.get("sgops:rule").map(String::as_str), Some("new-api"));
+    assert_eq!(
+        created.tags.get("sgops:rule").map(String::as_str),
+        Some("new-api")
+    );
     assert_eq!(created.desc, "New API");
-    assert_eq!(after.iter().find(|r| r.from == 22), Some(&baseline), "baseline untouched");
+    assert_eq!(
+        after.iter().find(|r| r.from == 22),
+        Some(&baseline),
+        "baseline untouched"
+    );
 
     // Plan again: nothing to do, exit 0 even with --detailed-exitcode.
     let (code, out, _) = w.repo.sgops(&["plan", "--detailed-exitcode"]);
@@ -104,7 +152,8 @@ async fn update_retag_replace_delete_and_recreate() {
         rule("gone", "ingress", 5432, "192.0.2.0/24", "Gone"),
         rule("lost", "ingress", 6379, "192.0.2.0/24", "Lost"),
     ];
-    w.repo.file("app", "us-east-1", "app", &file(&w.group, &initial));
+    w.repo
+        .file("app", "us-east-1", "app", &file(&w.group, &initial));
     assert_eq!(w.repo.sgops(&["apply"]).0, 0);
     let ids: std::collections::BTreeMap<String, String> = ingress(&w.ec2, &w.group)
         .await
@@ -127,55 +176,121 @@ async fn update_retag_replace_delete_and_recreate() {
         rule("flip", "egress", 9000, "192.0.2.0/24", "Flip"),
         rule("lost", "ingress", 6379, "192.0.2.0/24", "Lost"),
     ];
-    w.repo.file("app", "us-east-1", "app", &file(&w.group, &next));
+    w.repo
+        .file("app", "us-east-1", "app", &file(&w.group, &next));
     let (code, plan, err) = w.repo.plan_json();
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         actions(&plan),
-        vec!["flip:replace", "gone:delete", "lost:create", "tagged:retag", "web:update"]
+        vec![
+            "flip:replace",
+            "gone:delete",
+            "lost:create",
+            "tagged:retag",
+            "web:update"
+        ]
     );
     let (code, out, err) = w.repo.sgops(&["apply"]);
     assert_eq!(code, 0, "{out}\n{err}");
 
     let all = rules(&w.ec2, &w.group).await;
-    let by_id = |id: &str| all.iter().find(|r| r.tags.get("sgops:rule").map(String::as_str) == Some(id));
+    let by_id = |id: &str| {
+        all.iter()
+            .find(|r| r.tags.get("sgops:rule").map(String::as_str) == Some(id))
+    };
     let web = by_id("web").expect("web");
-    assert_eq!((web.from, web.id.as_str()), (8443, ids["web"].as_str()), "update keeps the id");
-    assert_eq!(by_id("tagged").expect("tagged").tags.get("team").map(String::as_str), Some("web"));
+    assert_eq!(
+        (web.from, web.id.as_str()),
+        (8443, ids["web"].as_str()),
+        "update keeps the id"
+    );
+    assert_eq!(
+        by_id("tagged")
+            .expect("tagged")
+            .tags
+            .get("team")
+            .map(String::as_str),
+        Some("web")
+    );
     let flip = by_id("flip").expect("flip");
-    assert!(flip.egress && flip.id != ids["flip"], "replaced into egress with a new id");
+    assert!(
+        flip.egress && flip.id != ids["flip"],
+        "replaced into egress with a new id"
+    );
     assert!(by_id("gone").is_none());
     assert!(by_id("lost").is_some(), "out-of-band deletion re-created");
-    assert!(all.iter().any(|r| r.from == 22 && r.tags.is_empty()), "baseline untouched");
+    assert!(
+        all.iter().any(|r| r.from == 22 && r.tags.is_empty()),
+        "baseline untouched"
+    );
     let (code, plan, _) = w.repo.plan_json();
     assert_eq!((code, actions(&plan)), (0, vec![]));
 }
 
 #[tokio::test]
 async fn replace_when_modify_is_not_allowed() {
-    let allow = r#"{"authorize_security_group_ingress","revoke_security_group_ingress","create_tags"}"#;
+    let allow =
+        r#"{"authorize_security_group_ingress","revoke_security_group_ingress","create_tags"}"#;
     let w = world(allow, "").await;
-    w.repo.file("app", "us-east-1", "app", &file(&w.group, &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")]));
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(
+            &w.group,
+            &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")],
+        ),
+    );
     assert_eq!(w.repo.sgops(&["apply"]).0, 0);
-    let old = ingress(&w.ec2, &w.group).await.into_iter().find(|r| r.from == 443).expect("web");
-    w.repo.file("app", "us-east-1", "app", &file(&w.group, &[rule("web", "ingress", 8443, "203.0.113.0/24", "Web")]));
+    let old = ingress(&w.ec2, &w.group)
+        .await
+        .into_iter()
+        .find(|r| r.from == 443)
+        .expect("web");
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(
+            &w.group,
+            &[rule("web", "ingress", 8443, "203.0.113.0/24", "Web")],
+        ),
+    );
     let (_, plan, _) = w.repo.plan_json();
     assert_eq!(actions(&plan), vec!["web:replace"]);
     assert_eq!(
         plan["changes"][0]["api_actions"],
-        serde_json::json!(["authorize_security_group_ingress", "revoke_security_group_ingress"])
+        serde_json::json!([
+            "authorize_security_group_ingress",
+            "revoke_security_group_ingress"
+        ])
     );
     assert_eq!(w.repo.sgops(&["apply"]).0, 0);
     let now = ingress(&w.ec2, &w.group).await;
     assert!(now.iter().all(|r| r.id != old.id));
-    assert!(now.iter().any(|r| r.from == 8443 && r.tags.get("sgops:rule").map(String::as_str) == Some("web")));
+    assert!(
+        now.iter()
+            .any(|r| r.from == 8443 && r.tags.get("sgops:rule").map(String::as_str) == Some("web"))
+    );
 }
 
 #[tokio::test]
 async fn denied_change_blocks_apply_with_nothing_changed() {
     // Exact matching: `authorize_security_group` does not allow the ingress action.
-    let w = world(r#"{"authorize_security_group","revoke_security_group_ingress"}"#, "").await;
-    w.repo.file("app", "us-east-1", "app", &file(&w.group, &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")]));
+    let w = world(
+        r#"{"authorize_security_group","revoke_security_group_ingress"}"#,
+        "",
+    )
+    .await;
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(
+            &w.group,
+            &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")],
+        ),
+    );
     let before = rules(&w.ec2, &w.group).await;
     let (code, plan, _) = w.repo.plan_json();
     assert_eq!(code, 3);
@@ -194,10 +309,24 @@ async fn missing_allowlist_parameter_is_invalid_service() {
     let ec2 = ec2(&acct, "us-east-1").await;
     let vpc = create_vpc(&ec2).await;
     let group = create_group(&ec2, &vpc, "app").await;
-    repo.file("app", "us-east-1", "app", &file(&group, &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")]));
+    repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(
+            &group,
+            &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")],
+        ),
+    );
     let (code, _, err) = repo.sgops(&["plan"]);
     assert_eq!(code, 3, "{err}");
-    assert!(err.contains(&format!("invalid service: ec2 (no allow-list parameter {}ec2)", repo.prefix)), "{err}");
+    assert!(
+        err.contains(&format!(
+            "invalid service: ec2 (no allow-list parameter {}ec2)",
+            repo.prefix
+        )),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -208,20 +337,40 @@ async fn allowlist_formats_string_list_and_comma() {
     ] {
         let w = world("{}", "").await;
         put_allowlist(&format!("{}ec2", w.repo.prefix), value, string_list).await;
-        w.repo.file("app", "us-east-1", "app", &file(&w.group, &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")]));
+        w.repo.file(
+            "app",
+            "us-east-1",
+            "app",
+            &file(
+                &w.group,
+                &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")],
+            ),
+        );
         let (code, plan, err) = w.repo.plan_json();
-        assert_eq!((code, plan["summary"]["denied"].as_u64()), (0, Some(0)), "{value}: {err}");
+        assert_eq!(
+            (code, plan["summary"]["denied"].as_u64()),
+            (0, Some(0)),
+            "{value}: {err}"
+        );
     }
 }
 
 #[tokio::test]
 async fn stale_plan_is_refused() {
     let w = world(ALL_ACTIONS, "").await;
-    w.repo.file("app", "us-east-1", "app", &file(&w.group, &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")]));
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(
+            &w.group,
+            &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")],
+        ),
+    );
     let (code, _, err) = w.repo.sgops(&["plan", "--out", "plan.json"]);
     assert_eq!(code, 0, "{err}");
     // Live state moves on after the plan.
-    add_ingress(&w.ec2, &w.group, "tcp", 80, 80, "10.1.0.0/16", None, &[]).await;
+    add_ingress(&w.ec2, &w.group, 80, 80, "10.1.0.0/16", None, &[]).await;
     let before = rules(&w.ec2, &w.group).await;
     let (code, _, err) = w.repo.sgops(&["apply", "--plan", "plan.json"]);
     assert_eq!(code, 3, "{err}");
@@ -237,17 +386,33 @@ async fn stale_plan_is_refused() {
 async fn quota_preflight_refuses_the_group() {
     let w = world(ALL_ACTIONS, "quotas:\n  rules_per_group: 2\n").await;
     let many: Vec<String> = (0..3)
-        .map(|i| rule(&format!("r{i}"), "ingress", 1000 + i, "203.0.113.0/24", "Many"))
+        .map(|i| {
+            rule(
+                &format!("r{i}"),
+                "ingress",
+                1000 + i,
+                "203.0.113.0/24",
+                "Many",
+            )
+        })
         .collect();
-    w.repo.file("app", "us-east-1", "app", &file(&w.group, &many));
+    w.repo
+        .file("app", "us-east-1", "app", &file(&w.group, &many));
     let (code, plan, _) = w.repo.plan_json();
     assert_eq!(code, 1);
     let msg = plan["errors"][0]["message"].as_str().unwrap_or("");
-    assert!(msg.contains("4 ingress IPv4 rules") && msg.contains("quota of 2"), "{msg}");
+    assert!(
+        msg.contains("4 ingress IPv4 rules") && msg.contains("quota of 2"),
+        "{msg}"
+    );
     let before = rules(&w.ec2, &w.group).await;
     let (code, _, _) = w.repo.sgops(&["apply"]);
     assert_eq!(code, 1);
-    assert_eq!(rules(&w.ec2, &w.group).await, before, "nothing applied to that group");
+    assert_eq!(
+        rules(&w.ec2, &w.group).await,
+        before,
+        "nothing applied to that group"
+    );
 }
 
 #[tokio::test]
@@ -259,33 +424,77 @@ async fn one_account_failing_does_not_stop_the_others() {
     let ec2_good = ec2(&good, "us-east-1").await;
     let vpc = create_vpc(&ec2_good).await;
     let group = create_group(&ec2_good, &vpc, "app").await;
-    repo.file("good", "us-east-1", "app", &file(&group, &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")]));
-    repo.file("bad", "us-east-1", "app", &file("sg-0123456789abcdef0", &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")]));
+    repo.file(
+        "good",
+        "us-east-1",
+        "app",
+        &file(
+            &group,
+            &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")],
+        ),
+    );
+    repo.file(
+        "bad",
+        "us-east-1",
+        "app",
+        &file(
+            "sg-0123456789abcdef0",
+            &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")],
+        ),
+    );
     let (code, plan, _) = repo.plan_json();
     assert_eq!(code, 1);
     assert_eq!(plan["errors"][0]["account"], "bad");
-    assert!(plan["errors"][0]["message"].as_str().unwrap_or("").contains("does not exist"));
+    assert!(
+        plan["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("does not exist")
+    );
     assert_eq!(actions(&plan), vec!["web:create"]);
     let (code, out, _) = repo.sgops(&["apply"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("bad us-east-1"), "{out}");
-    assert!(ingress(&ec2_good, &group).await.iter().any(|r| r.from == 443), "the good account was applied");
+    assert!(
+        ingress(&ec2_good, &group)
+            .await
+            .iter()
+            .any(|r| r.from == 443),
+        "the good account was applied"
+    );
 }
 
 #[tokio::test]
 async fn expired_rules_are_revoked() {
     let w = world(ALL_ACTIONS, "").await;
-    w.repo.file("app", "us-east-1", "app", &file(&w.group, &[rule("temp", "ingress", 443, "203.0.113.0/24", "Temp")]));
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(
+            &w.group,
+            &[rule("temp", "ingress", 443, "203.0.113.0/24", "Temp")],
+        ),
+    );
     assert_eq!(w.repo.sgops(&["apply"]).0, 0);
-    let expiring = format!("{}    expires: 2026-11-27\n", rule("temp", "ingress", 443, "203.0.113.0/24", "Temp"));
-    w.repo.file("app", "us-east-1", "app", &file(&w.group, &[expiring]));
+    let expiring = format!(
+        "{}    expires: 2026-11-27\n",
+        rule("temp", "ingress", 443, "203.0.113.0/24", "Temp")
+    );
+    w.repo
+        .file("app", "us-east-1", "app", &file(&w.group, &[expiring]));
     let (code, _, err) = w.repo.sgops(&["validate"]);
     assert_eq!(code, 0);
     assert!(err.contains("expired on 2026-11-27"), "{err}");
     let (_, plan, _) = w.repo.plan_json();
     assert_eq!(actions(&plan), vec!["temp:delete"]);
     assert_eq!(w.repo.sgops(&["apply"]).0, 0);
-    assert!(ingress(&w.ec2, &w.group).await.iter().all(|r| r.from != 443));
+    assert!(
+        ingress(&w.ec2, &w.group)
+            .await
+            .iter()
+            .all(|r| r.from != 443)
+    );
 }
 
 #[tokio::test]
@@ -293,8 +502,24 @@ async fn deleting_a_rule_file_revokes_its_rules() {
     let w = world(ALL_ACTIONS, "").await;
     let vpc = create_vpc(&w.ec2).await;
     let other = create_group(&w.ec2, &vpc, "other").await;
-    w.repo.file("app", "us-east-1", "app", &file(&w.group, &[rule("keep", "ingress", 443, "203.0.113.0/24", "Keep")]));
-    w.repo.file("app", "us-east-1", "other", &file(&other, &[rule("drop", "ingress", 443, "203.0.113.0/24", "Drop")]));
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(
+            &w.group,
+            &[rule("keep", "ingress", 443, "203.0.113.0/24", "Keep")],
+        ),
+    );
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "other",
+        &file(
+            &other,
+            &[rule("drop", "ingress", 443, "203.0.113.0/24", "Drop")],
+        ),
+    );
     assert_eq!(w.repo.sgops(&["apply"]).0, 0);
     w.repo.remove("app", "us-east-1", "other");
     let (_, plan, _) = w.repo.plan_json();
@@ -313,7 +538,10 @@ async fn group_by_name_and_detailed_exit_codes() {
         "app",
         "us-east-1",
         "named",
-        &file(&format!("{{ name: named, vpc: {vpc} }}"), &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")]),
+        &file(
+            &format!("{{ name: named, vpc: {vpc} }}"),
+            &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")],
+        ),
     );
     let (code, out, _) = w.repo.sgops(&["plan", "--detailed-exitcode"]);
     assert_eq!(code, 2, "{out}");
@@ -328,13 +556,26 @@ async fn group_by_name_and_detailed_exit_codes() {
         "app",
         "us-east-1",
         "named",
-        &file(&format!("{{ name: nope, vpc: {vpc} }}"), &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")]),
+        &file(
+            &format!("{{ name: nope, vpc: {vpc} }}"),
+            &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")],
+        ),
     );
     let (code, plan, _) = w.repo.plan_json();
     assert_eq!(code, 1);
-    assert!(plan["errors"][0]["message"].as_str().unwrap_or("").contains("no security group named `nope`"));
+    assert!(
+        plan["errors"][0]["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no security group named `nope`")
+    );
     // Invalid files stop before AWS: exit 1.
-    w.repo.file("app", "us-east-1", "named", "security_group: nope\nrules: []\n");
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "named",
+        "security_group: nope\nrules: []\n",
+    );
     assert_eq!(w.repo.sgops(&["plan"]).0, 1);
 }
 
@@ -345,13 +586,24 @@ async fn too_many_changes_need_allow_many() {
         "app",
         "us-east-1",
         "app",
-        &file(&w.group, &[rule("a", "ingress", 443, "203.0.113.0/24", "A"), rule("b", "ingress", 444, "203.0.113.0/24", "B")]),
+        &file(
+            &w.group,
+            &[
+                rule("a", "ingress", 443, "203.0.113.0/24", "A"),
+                rule("b", "ingress", 444, "203.0.113.0/24", "B"),
+            ],
+        ),
     );
     let (code, _, err) = w.repo.sgops(&["apply"]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("max_changes"), "{err}");
     let (code, _, err) = w.repo.sgops(&["apply", "--allow-many", "--format", "json"]);
     assert_eq!(code, 0, "{err}");
-    let journal = std::fs::read_to_string(w.repo.path().join("sgops-apply.jsonl")).expect("journal");
-    assert_eq!(journal.lines().count(), 3, "two results and a summary line:\n{journal}");
+    let journal =
+        std::fs::read_to_string(w.repo.path().join("sgops-apply.jsonl")).expect("journal");
+    assert_eq!(
+        journal.lines().count(),
+        3,
+        "two results and a summary line:\n{journal}"
+    );
 }

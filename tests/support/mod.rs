@@ -30,11 +30,12 @@ pub fn moto_url() -> &'static str {
             .map(|a| a.port())
             .expect("free port");
         let bin = std::env::var("SGOPS_MOTO_SERVER").unwrap_or_else(|_| "moto_server".into());
-        // The watchdog ends moto when this test process is gone.
+        // The watchdog ends moto when this test process is gone; `sh` itself is reaped by init.
         let script = format!(
             "{bin} -H 127.0.0.1 -p {port} >/dev/null 2>&1 & m=$!; while kill -0 {pid} 2>/dev/null; do sleep 1; done; kill $m",
             pid = std::process::id()
         );
+        #[allow(clippy::zombie_processes)]
         Command::new("sh")
             .arg("-c")
             .arg(script)
@@ -156,26 +157,37 @@ pub async fn create_group(ec2: &aws_sdk_ec2::Client, vpc: &str, name: &str) -> S
 pub async fn add_ingress(
     ec2: &aws_sdk_ec2::Client,
     group: &str,
-    proto: &str,
     from: i32,
     to: i32,
     cidr: &str,
     desc: Option<&str>,
     tags: &[(&str, &str)],
 ) {
-    let mut req = ec2.authorize_security_group_ingress().group_id(group).ip_permissions(
-        IpPermission::builder()
-            .ip_protocol(proto)
-            .from_port(from)
-            .to_port(to)
-            .ip_ranges(IpRange::builder().cidr_ip(cidr).set_description(desc.map(String::from)).build())
-            .build(),
-    );
+    let mut req = ec2
+        .authorize_security_group_ingress()
+        .group_id(group)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(from)
+                .to_port(to)
+                .ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip(cidr)
+                        .set_description(desc.map(String::from))
+                        .build(),
+                )
+                .build(),
+        );
     if !tags.is_empty() {
         req = req.tag_specifications(
             TagSpecification::builder()
                 .resource_type(ResourceType::SecurityGroupRule)
-                .set_tags(Some(tags.iter().map(|(k, v)| Tag::builder().key(*k).value(*v).build()).collect()))
+                .set_tags(Some(
+                    tags.iter()
+                        .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                        .collect(),
+                ))
                 .build(),
         );
     }
@@ -183,14 +195,38 @@ pub async fn add_ingress(
 }
 
 /// Adds an untagged IPv6, prefix-list or group-reference ingress rule.
-pub async fn add_ingress_peer(ec2: &aws_sdk_ec2::Client, group: &str, port: i32, peer: &str, desc: &str) {
-    let mut p = IpPermission::builder().ip_protocol("tcp").from_port(port).to_port(port);
+pub async fn add_ingress_peer(
+    ec2: &aws_sdk_ec2::Client,
+    group: &str,
+    port: i32,
+    peer: &str,
+    desc: &str,
+) {
+    let mut p = IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(port)
+        .to_port(port);
     p = if peer.starts_with("pl-") {
-        p.prefix_list_ids(PrefixListId::builder().prefix_list_id(peer).description(desc).build())
+        p.prefix_list_ids(
+            PrefixListId::builder()
+                .prefix_list_id(peer)
+                .description(desc)
+                .build(),
+        )
     } else if peer.starts_with("sg-") {
-        p.user_id_group_pairs(UserIdGroupPair::builder().group_id(peer).description(desc).build())
+        p.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(peer)
+                .description(desc)
+                .build(),
+        )
     } else {
-        p.ipv6_ranges(Ipv6Range::builder().cidr_ipv6(peer).description(desc).build())
+        p.ipv6_ranges(
+            Ipv6Range::builder()
+                .cidr_ipv6(peer)
+                .description(desc)
+                .build(),
+        )
     };
     ec2.authorize_security_group_ingress()
         .group_id(group)
@@ -240,7 +276,12 @@ pub async fn rules(ec2: &aws_sdk_ec2::Client, group: &str) -> Vec<Seen> {
             tags: r
                 .tags()
                 .iter()
-                .map(|t| (t.key().unwrap_or_default().into(), t.value().unwrap_or_default().into()))
+                .map(|t| {
+                    (
+                        t.key().unwrap_or_default().into(),
+                        t.value().unwrap_or_default().into(),
+                    )
+                })
                 .collect(),
         })
         .collect();
@@ -250,7 +291,11 @@ pub async fn rules(ec2: &aws_sdk_ec2::Client, group: &str) -> Vec<Seen> {
 
 /// Ingress rules only, without the default egress rule.
 pub async fn ingress(ec2: &aws_sdk_ec2::Client, group: &str) -> Vec<Seen> {
-    rules(ec2, group).await.into_iter().filter(|r| !r.egress).collect()
+    rules(ec2, group)
+        .await
+        .into_iter()
+        .filter(|r| !r.egress)
+        .collect()
 }
 
 /// A rules repository in a temp dir.
@@ -294,7 +339,13 @@ impl Repo {
     }
 
     pub fn remove(&self, account: &str, region: &str, name: &str) {
-        let p = self.dir.path().join("rules").join(account).join(region).join(format!("{name}.yaml"));
+        let p = self
+            .dir
+            .path()
+            .join("rules")
+            .join(account)
+            .join(region)
+            .join(format!("{name}.yaml"));
         std::fs::remove_file(p).expect("remove");
     }
 
@@ -323,7 +374,8 @@ impl Repo {
     /// `plan --format json`, parsed.
     pub fn plan_json(&self) -> (i32, serde_json::Value, String) {
         let (code, out, err) = self.sgops(&["plan", "--format", "json"]);
-        let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("plan JSON: {e}\n{out}\n{err}"));
+        let v =
+            serde_json::from_str(&out).unwrap_or_else(|e| panic!("plan JSON: {e}\n{out}\n{err}"));
         (code, v, err)
     }
 }
@@ -334,7 +386,13 @@ pub fn actions(plan: &serde_json::Value) -> Vec<String> {
         .as_array()
         .map(|a| {
             a.iter()
-                .map(|c| format!("{}:{}", c["rule"].as_str().unwrap_or(""), c["action"].as_str().unwrap_or("")))
+                .map(|c| {
+                    format!(
+                        "{}:{}",
+                        c["rule"].as_str().unwrap_or(""),
+                        c["action"].as_str().unwrap_or("")
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
