@@ -94,6 +94,30 @@ pub struct PlanArgs {
     /// Print API calls by operation on standard error.
     #[arg(long)]
     pub stats: bool,
+    /// Plan only shard I of N (1-based): accounts are split stably by a hash of their name.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub shard: Option<Shard>,
+}
+
+/// One of N stable slices of the accounts, for plans spread over several CI jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based.
+    pub index: u32,
+    pub count: u32,
+}
+
+fn parse_shard(s: &str) -> Result<Shard, String> {
+    let bad = || format!("`{s}` is not I/N with 1 <= I <= N (e.g. 2/4)");
+    let (i, n) = s.split_once('/').ok_or_else(bad)?;
+    let (index, count): (u32, u32) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if index == 0 || count == 0 || index > count {
+        return Err(bad());
+    }
+    Ok(Shard { index, count })
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +153,9 @@ pub struct CommentArgs {
     /// Saved JSON plan (repeatable: shards are merged into one comment).
     #[arg(long, value_name = "FILE", required = true)]
     pub plan: Vec<PathBuf>,
+    /// Commit the plan was made for, shown in the comment [default: GITHUB_SHA].
+    #[arg(long, value_name = "SHA")]
+    pub commit: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -177,5 +204,13 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn shards_parse() {
+        assert_eq!(parse_shard("2/4"), Ok(Shard { index: 2, count: 4 }));
+        assert!(parse_shard("0/4").is_err());
+        assert!(parse_shard("5/4").is_err());
+        assert!(parse_shard("x").is_err());
     }
 }

@@ -9,10 +9,12 @@ use std::io::IsTerminal;
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::civil::Date;
+use sha2::{Digest, Sha256};
 
 use crate::allowlist::{self, Allowlist};
 use crate::apply::{self, ApplyReport, ChangeResult};
 use crate::aws::Aws;
+use crate::cli::Shard;
 use crate::config::Config;
 use crate::error::Error;
 use crate::live::aws::AwsEc2;
@@ -62,8 +64,25 @@ impl Progress {
     }
 }
 
-/// The account × region pairs to work on: those with rule files, limited to `only` accounts.
-pub fn targets(config: &Config, desired: &Desired, only: &[String]) -> Result<Vec<Target>, Error> {
+/// Whether `account` falls in `shard`: a stable hash of the name, so every account is in
+/// exactly one shard and stays there while N is unchanged.
+pub fn in_shard(account: &str, shard: Option<Shard>) -> bool {
+    let Some(s) = shard else {
+        return true;
+    };
+    let h = Sha256::digest(account.as_bytes());
+    let n = u64::from_be_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
+    n % u64::from(s.count) == u64::from(s.index - 1)
+}
+
+/// The account × region pairs to work on: those with rule files, limited to `only` accounts
+/// and to one shard.
+pub fn targets(
+    config: &Config,
+    desired: &Desired,
+    only: &[String],
+    shard: Option<Shard>,
+) -> Result<Vec<Target>, Error> {
     for name in only {
         if !config.accounts.contains_key(name) {
             return Err(Error::Usage(format!(
@@ -81,6 +100,7 @@ pub fn targets(config: &Config, desired: &Desired, only: &[String]) -> Result<Ve
         .targets()
         .into_iter()
         .filter(|(a, _)| only.is_empty() || only.contains(a))
+        .filter(|(a, _)| in_shard(a, shard))
         .filter_map(|(account, region)| {
             config.accounts.get(&account).map(|a| Target {
                 account: account.clone(),

@@ -52,6 +52,9 @@ pub enum Error {
 
     #[error(transparent)]
     Allowlist(#[from] crate::allowlist::AllowlistError),
+
+    #[error(transparent)]
+    GitHub(#[from] crate::github::GithubError),
 }
 
 fn invalid_summary(errors: usize, guardrails: usize) -> String {

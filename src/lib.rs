@@ -14,6 +14,7 @@ pub mod config;
 pub mod diag;
 pub mod engine;
 pub mod error;
+pub mod github;
 pub mod live;
 pub mod logging;
 pub mod plan;

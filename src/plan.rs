@@ -156,6 +156,28 @@ pub struct PlanError {
 }
 
 impl Plan {
+    /// Joins the plans of several shards into one (for one PR comment). The fingerprint of
+    /// one plan is kept; several give a sha256 over theirs.
+    pub fn merge(mut plans: Vec<Plan>) -> Plan {
+        if plans.len() == 1 {
+            return plans.remove(0);
+        }
+        plans.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        let mut h = Sha256::new();
+        let mut changes = Vec::new();
+        let mut errors = Vec::new();
+        for p in plans {
+            h.update(format!("{}\n", p.fingerprint));
+            changes.extend(p.changes);
+            errors.extend(p.errors);
+        }
+        finish(
+            changes,
+            errors,
+            format!("sha256:{}", hex::encode(h.finalize())),
+        )
+    }
+
     pub fn has_changes(&self) -> bool {
         !self.changes.is_empty()
     }
@@ -263,6 +285,15 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             changes.extend(group_changes);
         }
     }
+    finish(
+        changes,
+        errors,
+        format!("sha256:{}", hex::encode(hasher.finalize())),
+    )
+}
+
+/// Sorts, counts and wraps changes and errors into a plan.
+fn finish(mut changes: Vec<Change>, mut errors: Vec<PlanError>, fingerprint: String) -> Plan {
     changes.sort_by(|a, b| {
         (
             &a.account,
@@ -298,7 +329,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     }
     Plan {
         version: PLAN_VERSION,
-        fingerprint: format!("sha256:{}", hex::encode(hasher.finalize())),
+        fingerprint,
         summary,
         changes,
         errors,

@@ -242,11 +242,81 @@ struct Counts {
     errors: usize,
 }
 
-/// The Markdown body of the plan (the PR comment's content).
+/// How a Markdown plan is framed and bounded.
+#[derive(Debug, Clone)]
+pub struct MdOptions<'a> {
+    /// First line (a heading).
+    pub title: &'a str,
+    /// Commit the plan was made for, shown beside the fingerprint.
+    pub commit: Option<&'a str>,
+    /// Most bytes the result may have; details are cut at change boundaries to fit.
+    pub limit: usize,
+    /// Said where details were cut (where to find the full plan).
+    pub cut_note: &'a str,
+}
+
+impl Default for MdOptions<'_> {
+    fn default() -> Self {
+        MdOptions {
+            title: "### sgops plan",
+            commit: None,
+            limit: usize::MAX,
+            cut_note: "",
+        }
+    }
+}
+
+/// The Markdown body of the plan, whole.
 pub fn markdown(plan: &Plan) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "### sgops plan\n");
-    let _ = writeln!(out, "**{}**\n", summary_line(plan));
+    markdown_with(plan, &MdOptions::default())
+}
+
+/// Room kept for the closing note when details are cut.
+const CUT_RESERVE: usize = 600;
+
+/// The Markdown plan: a summary table per account (deletions, denials and errors in bold),
+/// commit and fingerprint, errors, then per-account `<details>` with rule diffs. When over
+/// `limit`, details are cut between changes, never inside a code block, and a note says so.
+pub fn markdown_with(plan: &Plan, opts: &MdOptions<'_>) -> String {
+    let mut head = String::new();
+    let _ = writeln!(head, "{}\n", opts.title);
+    let s = &plan.summary;
+    let mut alarms = Vec::new();
+    if s.delete + s.replace > 0 {
+        alarms.push(format!(
+            "⚠️ **{} to delete, {} to replace**",
+            s.delete, s.replace
+        ));
+    }
+    if s.denied > 0 {
+        alarms.push(format!(
+            "⛔ **{} denied by the allow-list: apply will refuse**",
+            s.denied
+        ));
+    }
+    if !plan.errors.is_empty() {
+        alarms.push(format!("❌ **{} errors**", plan.errors.len()));
+    }
+    let _ = writeln!(head, "{}\n", summary_line(plan));
+    if !alarms.is_empty() {
+        let _ = writeln!(head, "{}\n", alarms.join(" · "));
+    }
+    match opts.commit {
+        Some(c) => {
+            let _ = writeln!(
+                head,
+                "Commit `{}` · fingerprint `{}`\n",
+                c.chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(40)
+                    .collect::<String>(),
+                plan.fingerprint
+            );
+        }
+        None => {
+            let _ = writeln!(head, "Fingerprint `{}`\n", plan.fingerprint);
+        }
+    }
     let mut counts: BTreeMap<(&str, &str), Counts> = BTreeMap::new();
     for c in &plan.changes {
         let e = counts.entry((&c.account, &c.region)).or_default();
@@ -259,10 +329,10 @@ pub fn markdown(plan: &Plan) -> String {
         counts.entry((&e.account, &e.region)).or_default().errors += 1;
     }
     if counts.is_empty() {
-        out.push_str("No changes. Live security-group rules match the rule files.\n");
+        head.push_str("No changes. Live security-group rules match the rule files.\n");
     } else {
-        out.push_str("| account | region | create | adopt | update | replace | retag | delete | denied | errors |\n");
-        out.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+        head.push_str("| account | region | create | adopt | update | replace | retag | delete | denied | errors |\n");
+        head.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
         for ((account, region), c) in &counts {
             let n = |a: Action| c.by_action.get(&a).copied().unwrap_or(0);
             let loud = |n: usize| {
@@ -273,14 +343,14 @@ pub fn markdown(plan: &Plan) -> String {
                 }
             };
             let _ = writeln!(
-                out,
+                head,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 md_escape(account),
                 md_escape(region),
                 n(Action::Create),
                 n(Action::Adopt),
                 n(Action::Update),
-                n(Action::Replace),
+                loud(n(Action::Replace)),
                 n(Action::Retag),
                 loud(n(Action::Delete)),
                 loud(c.denied),
@@ -288,60 +358,178 @@ pub fn markdown(plan: &Plan) -> String {
             );
         }
     }
-    let _ = writeln!(out, "\nFingerprint: `{}`\n", plan.fingerprint);
-    for ((account, account_id, region), changes) in by_target(plan) {
-        let _ = writeln!(
-            out,
-            "<details><summary>{} ({account_id}) {} — {} changes</summary>\n",
-            md_escape(account),
-            md_escape(region),
-            changes.len()
-        );
-        out.push_str("```diff\n");
-        for c in changes {
-            let denied = if c.allowed {
-                ""
-            } else {
-                "  [DENIED by the allow-list]"
-            };
-            let _ = writeln!(
-                out,
-                "{} {} {} {}{}",
-                symbol(c.action),
-                c.action.as_str(),
-                fence_safe(&c.security_group),
-                fence_safe(&c.rule),
-                denied
-            );
-            out.push_str(&fence_safe(&rule_diff(
-                c.before.as_ref(),
-                c.after.as_ref(),
-                false,
-            )));
-        }
-        out.push_str("```\n\n</details>\n\n");
-    }
+    head.push('\n');
     if !plan.errors.is_empty() {
-        out.push_str("#### Errors\n\n");
-        for PlanError {
-            account,
-            region,
-            message,
-        } in &plan.errors
+        head.push_str("#### Errors\n\n");
+        for (
+            i,
+            PlanError {
+                account,
+                region,
+                message,
+            },
+        ) in plan.errors.iter().enumerate()
         {
+            if i == 50 {
+                let _ = writeln!(head, "- … and {} more errors", plan.errors.len() - 50);
+                break;
+            }
             let _ = writeln!(
-                out,
+                head,
                 "- **{}** {}: {}",
                 md_escape(account),
                 md_escape(region),
                 md_escape(message)
             );
         }
+        head.push('\n');
+    }
+
+    let mut out = head;
+    let targets = by_target(plan);
+    let total = targets.len();
+    for (done, ((account, account_id, region), changes)) in targets.into_iter().enumerate() {
+        let budget = opts.limit.saturating_sub(out.len() + CUT_RESERVE);
+        let (section, complete) = details(account, account_id, region, &changes, budget);
+        out.push_str(&section);
+        if !complete {
+            let _ = writeln!(
+                out,
+                "**Details cut to fit: {} of {total} accounts shown in full.** {}\n",
+                done, opts.cut_note
+            );
+            break;
+        }
     }
     out
+}
+
+/// One account's `<details>` block, within `budget` bytes; `false` when changes were left out.
+fn details(
+    account: &str,
+    account_id: &str,
+    region: &str,
+    changes: &[&Change],
+    budget: usize,
+) -> (String, bool) {
+    let open = format!(
+        "<details><summary>{} ({}) {} — {} changes</summary>\n\n```diff\n",
+        md_escape(account),
+        md_escape(account_id),
+        md_escape(region),
+        changes.len()
+    );
+    let close = "```\n\n</details>\n\n";
+    let mut body = String::new();
+    let mut shown = 0;
+    for c in changes {
+        let denied = if c.allowed {
+            ""
+        } else {
+            "  [DENIED by the allow-list]"
+        };
+        let mut chunk = format!(
+            "{} {} {} {}{}\n",
+            symbol(c.action),
+            c.action.as_str(),
+            fence_safe(&c.security_group),
+            fence_safe(&c.rule),
+            denied
+        );
+        chunk.push_str(&fence_safe(&rule_diff(
+            c.before.as_ref(),
+            c.after.as_ref(),
+            false,
+        )));
+        if open.len() + body.len() + chunk.len() + close.len() + 80 > budget {
+            break;
+        }
+        body.push_str(&chunk);
+        shown += 1;
+    }
+    if shown == 0 {
+        return (String::new(), false);
+    }
+    let complete = shown == changes.len();
+    if !complete {
+        let _ = writeln!(body, "… {} more changes not shown", changes.len() - shown);
+    }
+    (format!("{open}{body}{close}"), complete)
 }
 
 /// Text inside a fenced block cannot close the fence.
 fn fence_safe(s: &str) -> String {
     s.replace("```", "`\u{200b}``")
+}
+
+/// The apply result as Markdown for the merged pull request, cut to `limit` bytes.
+pub fn apply_markdown(r: &crate::apply::ApplyReport, commit: Option<&str>, limit: usize) -> String {
+    use crate::apply::Status;
+    let m = &r.summary;
+    let mut out = String::from("### sgops apply\n\n");
+    let _ = writeln!(
+        out,
+        "{} applied, {} converged, {} failed, {} skipped{}\n",
+        m.applied,
+        m.converged,
+        if m.failed > 0 {
+            format!("**{}**", m.failed)
+        } else {
+            "0".into()
+        },
+        m.skipped,
+        if r.errors.is_empty() {
+            String::new()
+        } else {
+            format!(", **{} account/region errors**", r.errors.len())
+        }
+    );
+    if let Some(c) = commit {
+        let c: String = c
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(40)
+            .collect();
+        let _ = writeln!(out, "Commit `{c}` · fingerprint `{}`\n", r.fingerprint);
+    }
+    for e in &r.errors {
+        let _ = writeln!(
+            out,
+            "- ❌ **{}** {}: {}",
+            md_escape(&e.account),
+            md_escape(&e.region),
+            md_escape(&e.message)
+        );
+    }
+    if !r.results.is_empty() {
+        out.push_str("\n| status | action | account | region | group | rule | detail |\n|---|---|---|---|---|---|---|\n");
+    }
+    for (i, res) in r.results.iter().enumerate() {
+        let c = &res.change;
+        let status = match res.status {
+            Status::Applied => "applied",
+            Status::Converged => "converged",
+            Status::Failed => "**FAILED**",
+            Status::Skipped => "skipped",
+        };
+        let row = format!(
+            "| {status} | {} | {} | {} | {} | {} | {} |\n",
+            c.action.as_str(),
+            md_escape(&c.account),
+            md_escape(&c.region),
+            md_escape(&c.security_group),
+            md_escape(&c.rule),
+            md_escape(res.message.as_deref().unwrap_or(""))
+        );
+        if out.len() + row.len() + 200 > limit {
+            let _ = writeln!(
+                out,
+                "\n… {} more results: see the job log and the `sgops-apply` artifact.",
+                r.results.len() - i
+            );
+            break;
+        }
+        out.push_str(&row);
+    }
+    out
 }

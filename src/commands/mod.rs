@@ -1,5 +1,6 @@
 //! One function per subcommand: turns parsed flags into work and output.
 
+mod comment;
 mod plan;
 mod validate;
 
@@ -18,7 +19,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Validate => validate::run(&cli.config, &cli.rules, today),
         Command::Plan(args) => plan::plan(&cli.config, &cli.rules, today, &args),
         Command::Apply(args) => plan::apply(&cli.config, &cli.rules, today, &args),
-        Command::Comment(_) => Err(Error::NotBuilt("comment")),
+        Command::Comment(args) => comment::run(&args),
         Command::Invoke(_) => Err(Error::NotBuilt("invoke")),
         Command::Import(_) => Err(Error::NotBuilt("import")),
         Command::Schema => {
@@ -50,7 +51,7 @@ fn today() -> Result<Date, Error> {
 }
 
 /// Writes the command's result; a closed pipe (`| head`) is not an error worth a panic.
-fn print_stdout(s: &str) -> Result<(), Error> {
+pub(crate) fn print_stdout(s: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     match out.write_all(s.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Error::Write {

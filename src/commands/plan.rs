@@ -7,9 +7,10 @@ use jiff::civil::Date;
 
 use crate::apply::{ApplyReport, ChangeResult, Status};
 use crate::aws::Aws;
-use crate::cli::{ApplyArgs, Format, PlanArgs};
+use crate::cli::{ApplyArgs, Format, PlanArgs, Shard};
 use crate::engine;
 use crate::error::{Error, Exit};
+use crate::github::{APPLY_MARKER, COMMENT_LIMIT, GitHub};
 use crate::plan::Plan;
 use crate::render;
 use crate::repo::Repo;
@@ -57,13 +58,19 @@ struct Planned {
     aws: Aws,
 }
 
-async fn make(config: &Path, rules: &Path, today: Date, only: &[String]) -> Result<Planned, Error> {
+async fn make(
+    config: &Path,
+    rules: &Path,
+    today: Date,
+    only: &[String],
+    shard: Option<Shard>,
+) -> Result<Planned, Error> {
     let repo = load(config, rules, today)?;
     let cfg = repo
         .config
         .clone()
         .ok_or_else(|| Error::Usage("sgops.yaml could not be read".into()))?;
-    let targets = engine::targets(&cfg, &repo.desired, only)?;
+    let targets = engine::targets(&cfg, &repo.desired, only, shard)?;
     let aws = Aws::load(&cfg).await;
     let allow = if targets.is_empty() {
         Default::default()
@@ -81,7 +88,7 @@ async fn make(config: &Path, rules: &Path, today: Date, only: &[String]) -> Resu
 }
 
 pub fn plan(config: &Path, rules: &Path, today: Date, args: &PlanArgs) -> Result<Exit, Error> {
-    let p = runtime()?.block_on(make(config, rules, today, &args.accounts))?;
+    let p = runtime()?.block_on(make(config, rules, today, &args.accounts, args.shard))?;
     let plan = &p.plan;
     if let Some(out) = &args.out {
         write_file(out, &render::json(plan))?;
@@ -126,11 +133,14 @@ pub fn plan(config: &Path, rules: &Path, today: Date, args: &PlanArgs) -> Result
 }
 
 pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Result<Exit, Error> {
-    if args.comment {
-        return Err(Error::NotBuilt("apply --comment"));
-    }
+    // Fail before touching AWS when the result could not be posted anyway.
+    let github = if args.comment {
+        Some(GitHub::from_env()?)
+    } else {
+        None
+    };
     let rt = runtime()?;
-    let p = rt.block_on(make(config, rules, today, &args.accounts))?;
+    let p = rt.block_on(make(config, rules, today, &args.accounts, None))?;
     let plan = &p.plan;
     let cfg = p
         .repo
@@ -198,6 +208,9 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
     if args.stats {
         eprint!("{}", p.aws.calls.snapshot().render());
     }
+    if let Some(gh) = github {
+        rt.block_on(post_apply(&gh, &report))?;
+    }
     if report.is_success() {
         Ok(Exit::Ok)
     } else {
@@ -210,6 +223,31 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
         );
         Ok(Exit::Error)
     }
+}
+
+/// Posts the apply result to the pull request merged as `GITHUB_SHA`.
+async fn post_apply(gh: &GitHub, report: &ApplyReport) -> Result<(), Error> {
+    let sha = std::env::var("GITHUB_SHA")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| {
+            Error::Usage("apply --comment needs GITHUB_SHA (the merge commit)".into())
+        })?;
+    let Some(pr) = gh.merged_pull_request(&sha).await? else {
+        eprintln!("warning: no pull request was merged as {sha}; the apply result is not posted");
+        return Ok(());
+    };
+    let body = format!(
+        "{APPLY_MARKER}\n{}",
+        render::apply_markdown(
+            report,
+            Some(&sha),
+            COMMENT_LIMIT - APPLY_MARKER.len() - 1024
+        )
+    );
+    let done = gh.upsert_comment(pr, APPLY_MARKER, &body).await?;
+    eprintln!("apply result posted to #{pr} ({done:?})");
+    Ok(())
 }
 
 /// The human report of an apply.

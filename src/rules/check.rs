@@ -121,8 +121,9 @@ pub fn world_open(spec: &RuleSpec, at: &Pos, denied: &[u16], diags: &mut Vec<Dia
     diags.push(Diagnostic::guardrail(
         at.clone(),
         format!(
-            "ingress from {} opens {what}, which includes denied port {ports} (guardrails.world_open_denied_ports): narrow the source or the ports",
-            spec.peer.value()
+            "ingress from {} opens {what}, which includes denied port{} {ports} (guardrails.world_open_denied_ports): narrow the source or the ports",
+            spec.peer.value(),
+            if hit.len() == 1 { "" } else { "s" }
         ),
     ));
 }
@@ -135,7 +136,8 @@ pub fn cross_file(files: &[RuleFile], diags: &mut Vec<Diagnostic>) {
     for f in files {
         let g: GroupKey = (&f.account, &f.region, &f.group);
         for r in &f.rules {
-            if let Some(first) = ids.get(&(g, r.id.as_str())) {
+            let first_id_pos = ids.get(&(g, r.id.as_str())).copied();
+            if let Some(first) = first_id_pos {
                 diags.push(
                     Diagnostic::error(
                         r.pos.clone(),
@@ -150,7 +152,11 @@ pub fn cross_file(files: &[RuleFile], diags: &mut Vec<Diagnostic>) {
                 ids.insert((g, r.id.as_str()), &r.pos);
             }
             let m = r.spec.meaning();
-            if let Some((first, first_id)) = meanings.get(&(g, m.clone())) {
+            // A copy of the same rule under the same id (a pasted block, a YAML alias) is one
+            // mistake: the duplicate id says it; "`web` is the same AWS rule as `web`" adds nothing.
+            if let Some((first, first_id)) = meanings.get(&(g, m.clone()))
+                && !(*first_id == r.id && first_id_pos == Some(*first))
+            {
                 diags.push(
                     Diagnostic::error(
                         r.pos.clone(),
@@ -256,6 +262,93 @@ mod tests {
         let mut d = Vec::new();
         world_open(s, &Pos::file("x"), &[22, 3389], &mut d);
         d.len()
+    }
+
+    fn file(rules: &[(&str, RuleSpec)]) -> RuleFile {
+        RuleFile {
+            path: "f.yaml".into(),
+            account: "a".into(),
+            region: "us-east-1".into(),
+            group: GroupRef::Id("sg-12345678".into()),
+            group_pos: Pos::file("f.yaml"),
+            rules: rules
+                .iter()
+                .enumerate()
+                .map(|(i, (id, spec))| crate::rules::DesiredRule {
+                    id: id.to_string(),
+                    spec: spec.clone(),
+                    ticket: "T".into(),
+                    expires: None,
+                    tags: Default::default(),
+                    pos: Pos::new("f.yaml", i as u64 + 1, 1, 1),
+                })
+                .collect(),
+        }
+    }
+
+    fn cross(rules: &[(&str, RuleSpec)]) -> Vec<String> {
+        let mut d = Vec::new();
+        cross_file(&[file(rules)], &mut d);
+        d.into_iter().map(|d| d.message).collect()
+    }
+
+    #[test]
+    fn duplicates_by_id_and_by_meaning() {
+        let https = spec(
+            Protocol::Tcp,
+            Ports::Range { from: 443, to: 443 },
+            "10.0.0.0/8",
+        );
+        let http = spec(
+            Protocol::Tcp,
+            Ports::Range { from: 80, to: 80 },
+            "10.0.0.0/8",
+        );
+        assert!(cross(&[("a", https.clone()), ("b", http.clone())]).is_empty());
+        let e = cross(&[("a", https.clone()), ("a", http)]);
+        assert!(
+            e.len() == 1 && e[0].starts_with("rule id `a` is used twice"),
+            "{e:?}"
+        );
+        let e = cross(&[("a", https.clone()), ("b", https.clone())]);
+        assert!(
+            e.len() == 1 && e[0].starts_with("rule `b` is the same AWS rule as `a`"),
+            "{e:?}"
+        );
+        // The same rule twice under the same id is one mistake, reported once.
+        let e = cross(&[("a", https.clone()), ("a", https)]);
+        assert!(
+            e.len() == 1 && e[0].starts_with("rule id `a` is used twice"),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn world_open_names_the_denied_ports() {
+        let mut d = Vec::new();
+        world_open(
+            &spec(Protocol::All, Ports::NotApplicable, "::/0"),
+            &Pos::file("x"),
+            &[22, 3389],
+            &mut d,
+        );
+        world_open(
+            &spec(
+                Protocol::Tcp,
+                Ports::Range { from: 20, to: 30 },
+                "0.0.0.0/0",
+            ),
+            &Pos::file("x"),
+            &[22, 3389],
+            &mut d,
+        );
+        assert_eq!(
+            d.iter().map(|d| d.message.as_str()).collect::<Vec<_>>(),
+            [
+                "ingress from ::/0 opens every port, which includes denied ports 22, 3389 (guardrails.world_open_denied_ports): narrow the source or the ports",
+                "ingress from 0.0.0.0/0 opens tcp 20-30, which includes denied port 22 (guardrails.world_open_denied_ports): narrow the source or the ports",
+            ]
+        );
     }
 
     #[test]

@@ -1,0 +1,227 @@
+//! GitHub: one sticky comment per pull request, found by a hidden marker and edited in place,
+//! and the pull request a commit on main was merged from.
+//!
+//! I/O: the GitHub REST API at `GITHUB_API_URL` (GitHub Enterprise and tests), with the token
+//! in `GITHUB_TOKEN`, which is never printed.
+
+use octocrab::Octocrab;
+use serde::Deserialize;
+
+/// Marks the plan comment; the version lets a future format find and replace old comments.
+pub const PLAN_MARKER: &str = "<!-- sgops:plan v1 -->";
+/// Marks the apply-result comment on the merged pull request.
+pub const APPLY_MARKER: &str = "<!-- sgops:apply v1 -->";
+
+/// GitHub's limit for one comment body, in characters. Bodies are measured in bytes, which
+/// are never fewer, and kept under this with room to spare.
+pub const COMMENT_LIMIT: usize = 65_536;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GithubError {
+    #[error("{0} is not set: {1}")]
+    MissingEnv(&'static str, &'static str),
+    #[error("GITHUB_REPOSITORY `{0}` is not `owner/name`")]
+    BadRepository(String),
+    #[error("GITHUB_API_URL `{0}` is not a URL")]
+    BadUrl(String),
+    #[error("GitHub rejected the token (401 Unauthorized) while trying to {0}: check GITHUB_TOKEN")]
+    Unauthorized(String),
+    #[error(
+        "GitHub rate limit reached while trying to {op}{}: try again later",
+        reset.map(|r| format!(" (resets at unix time {r})")).unwrap_or_default()
+    )]
+    RateLimited { op: String, reset: Option<u64> },
+    #[error(
+        "GitHub refused to {op} (403 Forbidden: {message}): the workflow's token needs `pull-requests: write` (and `issues: write` for issues)"
+    )]
+    Forbidden { op: String, message: String },
+    #[error(
+        "GitHub could not {0} (404 Not Found): check GITHUB_REPOSITORY, the number, and that the token can see the repository"
+    )]
+    NotFound(String),
+    #[error("GitHub could not {op}: {message}")]
+    Other { op: String, message: String },
+}
+
+/// What [`GitHub::upsert_comment`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upsert {
+    Created(u64),
+    Updated(u64),
+    /// The body was already exactly this: no call made.
+    Unchanged(u64),
+}
+
+#[derive(Debug, Deserialize)]
+struct Comment {
+    id: u64,
+    #[serde(default)]
+    body: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct PullRequest {
+    number: u64,
+    #[serde(default)]
+    merged_at: Option<String>,
+}
+
+/// A GitHub repository to comment on.
+pub struct GitHub {
+    crab: Octocrab,
+    owner: String,
+    repo: String,
+}
+
+impl GitHub {
+    /// From `GITHUB_TOKEN`, `GITHUB_REPOSITORY` and `GITHUB_API_URL` (default api.github.com).
+    pub fn from_env() -> Result<GitHub, GithubError> {
+        let token = std::env::var("GITHUB_TOKEN")
+            .ok()
+            .filter(|t| !t.is_empty())
+            .ok_or(GithubError::MissingEnv(
+                "GITHUB_TOKEN",
+                "pass the workflow's token (secrets.GITHUB_TOKEN)",
+            ))?;
+        let repository = std::env::var("GITHUB_REPOSITORY")
+            .map_err(|_| GithubError::MissingEnv("GITHUB_REPOSITORY", "set it to owner/name"))?;
+        let api = std::env::var("GITHUB_API_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| "https://api.github.com".into());
+        let (owner, repo) = repository
+            .split_once('/')
+            .filter(|(o, r)| !o.is_empty() && !r.is_empty() && !r.contains('/'))
+            .ok_or_else(|| GithubError::BadRepository(repository.clone()))?;
+        let crab = Octocrab::builder()
+            .base_uri(api.as_str())
+            .map_err(|_| GithubError::BadUrl(api.clone()))?
+            .personal_token(token)
+            .build()
+            .map_err(|e| GithubError::Other {
+                op: "set up the client".into(),
+                message: e.to_string(),
+            })?;
+        Ok(GitHub {
+            crab,
+            owner: owner.to_string(),
+            repo: repo.to_string(),
+        })
+    }
+
+    /// Creates the comment carrying `marker` on issue/PR `number`, or edits the one that
+    /// exists (every page of comments is searched); no call when the body is unchanged.
+    pub async fn upsert_comment(
+        &self,
+        number: u64,
+        marker: &str,
+        body: &str,
+    ) -> Result<Upsert, GithubError> {
+        let list_op = format!("list the comments of #{number}");
+        let route = format!(
+            "/repos/{}/{}/issues/{number}/comments?per_page=100",
+            self.owner, self.repo
+        );
+        let first: octocrab::Page<Comment> = self
+            .crab
+            .get(route, None::<&()>)
+            .await
+            .map_err(|e| classify(&list_op, e))?;
+        let comments = self
+            .crab
+            .all_pages(first)
+            .await
+            .map_err(|e| classify(&list_op, e))?;
+        let mine = comments
+            .iter()
+            .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)));
+        match mine {
+            Some(c) if c.body.as_deref() == Some(body) => Ok(Upsert::Unchanged(c.id)),
+            Some(c) => {
+                let op = format!("edit comment {} on #{number}", c.id);
+                let route = format!(
+                    "/repos/{}/{}/issues/comments/{}",
+                    self.owner, self.repo, c.id
+                );
+                let updated: Comment = self
+                    .crab
+                    .patch(route, Some(&serde_json::json!({ "body": body })))
+                    .await
+                    .map_err(|e| classify(&op, e))?;
+                Ok(Upsert::Updated(updated.id))
+            }
+            None => {
+                let op = format!("comment on #{number}");
+                let route = format!(
+                    "/repos/{}/{}/issues/{number}/comments",
+                    self.owner, self.repo
+                );
+                let created: Comment = self
+                    .crab
+                    .post(route, Some(&serde_json::json!({ "body": body })))
+                    .await
+                    .map_err(|e| classify(&op, e))?;
+                Ok(Upsert::Created(created.id))
+            }
+        }
+    }
+
+    /// The pull request that was merged as commit `sha`, if any.
+    pub async fn merged_pull_request(&self, sha: &str) -> Result<Option<u64>, GithubError> {
+        let op = format!("find the pull request of commit {sha}");
+        let route = format!("/repos/{}/{}/commits/{sha}/pulls", self.owner, self.repo);
+        let prs: Vec<PullRequest> = self
+            .crab
+            .get(route, None::<&()>)
+            .await
+            .map_err(|e| classify(&op, e))?;
+        Ok(prs
+            .iter()
+            .find(|p| p.merged_at.is_some())
+            .or(prs.first())
+            .map(|p| p.number))
+    }
+}
+
+/// Turns an octocrab error into one that says what to do. Never includes the token.
+fn classify(op: &str, e: octocrab::Error) -> GithubError {
+    match e {
+        octocrab::Error::GitHub { source, .. } => {
+            let status = source.status_code.as_u16();
+            let remaining = source
+                .headers
+                .as_ref()
+                .and_then(|h| h.get("x-ratelimit-remaining"))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
+            match status {
+                401 => GithubError::Unauthorized(op.into()),
+                429 => GithubError::RateLimited {
+                    op: op.into(),
+                    reset: source.rate_limit_reset,
+                },
+                403 if remaining.as_deref() == Some("0")
+                    || source.message.to_ascii_lowercase().contains("rate limit") =>
+                {
+                    GithubError::RateLimited {
+                        op: op.into(),
+                        reset: source.rate_limit_reset,
+                    }
+                }
+                403 => GithubError::Forbidden {
+                    op: op.into(),
+                    message: source.message.clone(),
+                },
+                404 => GithubError::NotFound(op.into()),
+                _ => GithubError::Other {
+                    op: op.into(),
+                    message: format!("{status} {}", source.message),
+                },
+            }
+        }
+        other => GithubError::Other {
+            op: op.into(),
+            message: other.to_string(),
+        },
+    }
+}
