@@ -15,6 +15,7 @@ pub mod diag;
 pub mod engine;
 pub mod error;
 pub mod github;
+pub mod import;
 pub mod live;
 pub mod logging;
 pub mod plan;

@@ -1,6 +1,7 @@
 //! One function per subcommand: turns parsed flags into work and output.
 
 mod comment;
+mod import;
 mod plan;
 mod validate;
 
@@ -21,7 +22,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Apply(args) => plan::apply(&cli.config, &cli.rules, today, &args),
         Command::Comment(args) => comment::run(&args),
         Command::Invoke(_) => Err(Error::NotBuilt("invoke")),
-        Command::Import(_) => Err(Error::NotBuilt("import")),
+        Command::Import(args) => import::run(&cli.config, today, &args),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::schema::rule_file_schema())
                 .map_err(|e| Error::Usage(format!("cannot render schema: {e}")))?;

@@ -16,7 +16,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::diag::Pos;
 
-pub use check::{check_aws_tag, check_description, is_valid_region, is_valid_rule_id};
+pub use check::{
+    check_aws_tag, check_description, is_resource_id as check_resource_id, is_valid_region,
+    is_valid_rule_id,
+};
 pub use load::{LoadOptions, load_tree};
 pub use raw::RULE_KEYS;
 

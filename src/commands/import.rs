@@ -1,0 +1,107 @@
+//! `sgops import`: print a rule file for the rules already in a security group.
+
+use std::path::Path;
+
+use jiff::civil::Date;
+
+use crate::aws::Aws;
+use crate::cli::ImportArgs;
+use crate::config;
+use crate::diag::{self, Sources};
+use crate::error::{Error, Exit};
+use crate::import::{ImportOptions, rule_file};
+use crate::live::LiveRead;
+use crate::live::aws::AwsEc2;
+use crate::rules::{GroupRef, check_resource_id, is_valid_region};
+
+pub fn run(config_path: &Path, today: Date, args: &ImportArgs) -> Result<Exit, Error> {
+    let mut sources = Sources::default();
+    let cfg = config::load(config_path, &mut sources).map_err(|d| {
+        for x in &d {
+            eprint!("{}", diag::render(x, &sources));
+        }
+        Error::Invalid {
+            errors: d.len(),
+            guardrails: 0,
+        }
+    })?;
+    let (name, account) = cfg.account(&args.account).ok_or_else(|| {
+        Error::Usage(format!(
+            "unknown account `{}`: use a name from sgops.yaml ({}) or its 12-digit id",
+            args.account,
+            cfg.accounts.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    if !is_valid_region(&args.region) {
+        return Err(Error::Usage(format!(
+            "`{}` is not an AWS region name (like us-east-1)",
+            args.region
+        )));
+    }
+    if !check_resource_id(&args.security_group, "sg-") {
+        return Err(Error::Usage(format!(
+            "`{}` is not a security group id (sg- and 8 or 17 hex digits)",
+            args.security_group
+        )));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let group = GroupRef::Id(args.security_group.clone());
+    let live = rt.block_on(async {
+        let aws = Aws::load(&cfg).await;
+        let session = aws.assume(&cfg, name, account, &args.region).await?;
+        let ec2 = AwsEc2 {
+            client: session.ec2(),
+        };
+        ec2.read(std::slice::from_ref(&group))
+            .await
+            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", args.security_group)))
+    })?;
+    let rules = match live.groups.get(&group) {
+        Some(Ok(g)) => g.rules.clone(),
+        Some(Err(e)) => return Err(Error::Usage(e.clone())),
+        None => {
+            return Err(Error::Usage(format!(
+                "{} was not read",
+                args.security_group
+            )));
+        }
+    };
+    let header = format!(
+        "Imported by `sgops import` from {name} ({}) {} {} on {today}.",
+        account.id, args.region, args.security_group
+    );
+    let (text, n) = rule_file(
+        &rules,
+        &ImportOptions {
+            config: &cfg,
+            group_id: &args.security_group,
+            ticket: &args.ticket,
+            only_untagged: args.only_untagged,
+            skip_default_egress: args.skip_default_egress,
+            header: &header,
+        },
+    );
+    match &args.out {
+        Some(path) => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| Error::Write {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            }
+            std::fs::write(path, &text).map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
+            })?;
+            eprintln!("wrote {n} rules to {}", path.display());
+        }
+        None => {
+            super::print_stdout(&text)?;
+            eprintln!("imported {n} rules");
+        }
+    }
+    Ok(Exit::Ok)
+}
