@@ -107,8 +107,16 @@ pub fn rule_brief(v: &RuleView) -> String {
     format!("{} {}{ports} {dir} {peer}", v.direction, v.protocol)
 }
 
+/// How diff lines are laid out: indented under the change for terminals, or with the sign in
+/// the first column so a Markdown ```diff block colours them.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Layout {
+    Terminal { color: bool },
+    Markdown,
+}
+
 /// Unified diff of two rules (or of one against nothing), `+`/`-` marked.
-fn rule_diff(before: Option<&RuleView>, after: Option<&RuleView>, color: bool) -> String {
+fn rule_diff(before: Option<&RuleView>, after: Option<&RuleView>, layout: Layout) -> String {
     let a = before.map(rule_lines).unwrap_or_default();
     let b = after.map(rule_lines).unwrap_or_default();
     let diff = TextDiff::from_lines(&a, &b);
@@ -119,8 +127,11 @@ fn rule_diff(before: Option<&RuleView>, after: Option<&RuleView>, color: bool) -
             ChangeTag::Insert => ("+", Style::new().fg_color(Some(AnsiColor::Green.into()))),
             ChangeTag::Equal => (" ", Style::new()),
         };
-        let line = format!("        {sign} {}", ch.value().trim_end());
-        if color && ch.tag() != ChangeTag::Equal {
+        let line = match layout {
+            Layout::Terminal { .. } => format!("        {sign} {}", ch.value().trim_end()),
+            Layout::Markdown => format!("{sign}     {}", ch.value().trim_end()),
+        };
+        if layout == (Layout::Terminal { color: true }) && ch.tag() != ChangeTag::Equal {
             let _ = writeln!(out, "{}{line}{}", st.render(), st.render_reset());
         } else {
             let _ = writeln!(out, "{line}");
@@ -189,7 +200,11 @@ pub fn text(plan: &Plan, color: bool) -> String {
                     )
                 );
             }
-            out.push_str(&rule_diff(c.before.as_ref(), c.after.as_ref(), color));
+            out.push_str(&rule_diff(
+                c.before.as_ref(),
+                c.after.as_ref(),
+                Layout::Terminal { color },
+            ));
         }
         out.push('\n');
     }
@@ -328,12 +343,15 @@ pub fn markdown_with(plan: &Plan, opts: &MdOptions<'_>) -> String {
     for e in &plan.errors {
         counts.entry((&e.account, &e.region)).or_default().errors += 1;
     }
+    // The table and the errors grow with accounts: the table stops at a quarter of `limit`,
+    // the errors at half, so details keep room.
+    let (table_limit, head_limit) = (opts.limit / 4, opts.limit / 2);
     if counts.is_empty() {
         head.push_str("No changes. Live security-group rules match the rule files.\n");
     } else {
         head.push_str("| account | region | create | adopt | update | replace | retag | delete | denied | errors |\n");
         head.push_str("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-        for ((account, region), c) in &counts {
+        for (i, ((account, region), c)) in counts.iter().enumerate() {
             let n = |a: Action| c.by_action.get(&a).copied().unwrap_or(0);
             let loud = |n: usize| {
                 if n > 0 {
@@ -342,9 +360,8 @@ pub fn markdown_with(plan: &Plan, opts: &MdOptions<'_>) -> String {
                     "0".into()
                 }
             };
-            let _ = writeln!(
-                head,
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            let row = format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 md_escape(account),
                 md_escape(region),
                 n(Action::Create),
@@ -356,6 +373,16 @@ pub fn markdown_with(plan: &Plan, opts: &MdOptions<'_>) -> String {
                 loud(c.denied),
                 loud(c.errors)
             );
+            if head.len() + row.len() > table_limit {
+                let _ = writeln!(
+                    head,
+                    "\n**{} more account/region rows not shown.** {}",
+                    counts.len() - i,
+                    opts.cut_note
+                );
+                break;
+            }
+            head.push_str(&row);
         }
     }
     head.push('\n');
@@ -370,17 +397,22 @@ pub fn markdown_with(plan: &Plan, opts: &MdOptions<'_>) -> String {
             },
         ) in plan.errors.iter().enumerate()
         {
-            if i == 50 {
-                let _ = writeln!(head, "- … and {} more errors", plan.errors.len() - 50);
-                break;
+            // One message can be long (an AWS error body); show its start.
+            let mut short: String = message.chars().take(1000).collect();
+            if short.len() < message.len() {
+                short.push('…');
             }
-            let _ = writeln!(
-                head,
-                "- **{}** {}: {}",
+            let line = format!(
+                "- **{}** {}: {}\n",
                 md_escape(account),
                 md_escape(region),
-                md_escape(message)
+                md_escape(&short)
             );
+            if i == 50 || head.len() + line.len() > head_limit {
+                let _ = writeln!(head, "- … and {} more errors", plan.errors.len() - i);
+                break;
+            }
+            head.push_str(&line);
         }
         head.push('\n');
     }
@@ -439,7 +471,7 @@ fn details(
         chunk.push_str(&fence_safe(&rule_diff(
             c.before.as_ref(),
             c.after.as_ref(),
-            false,
+            Layout::Markdown,
         )));
         if open.len() + body.len() + chunk.len() + close.len() + 80 > budget {
             break;
