@@ -68,7 +68,11 @@ struct PullRequest {
 
 /// A GitHub repository to comment on.
 pub struct GitHub {
-    crab: Octocrab,
+    api: String,
+    token: String,
+    /// Built on first use: octocrab starts a background task at build time, so the client
+    /// must be made inside the Tokio runtime that uses it (not in `from_env`).
+    crab: tokio::sync::OnceCell<Octocrab>,
     owner: String,
     repo: String,
 }
@@ -93,23 +97,37 @@ impl GitHub {
             .split_once('/')
             .filter(|(o, r)| !o.is_empty() && !r.is_empty() && !r.contains('/'))
             .ok_or_else(|| GithubError::BadRepository(repository.clone()))?;
-        let crab = Octocrab::builder()
+        // Checked now, so a bad URL stops before any other work.
+        Octocrab::builder()
             .base_uri(api.as_str())
-            .map_err(|_| GithubError::BadUrl(api.clone()))?
-            .personal_token(token)
-            .build()
-            .map_err(|e| GithubError::Other {
-                op: "set up the client".into(),
-                message: e.to_string(),
-            })?;
+            .map_err(|_| GithubError::BadUrl(api.clone()))?;
         Ok(GitHub {
-            crab,
             owner: owner.to_string(),
             repo: repo.to_string(),
+            api,
+            token,
+            crab: tokio::sync::OnceCell::new(),
         })
     }
 
-    /// Creates the comment carrying `marker` on issue/PR `number`, or edits the one that
+    /// The client; must be first called inside the runtime that makes the calls.
+    async fn crab(&self) -> Result<&Octocrab, GithubError> {
+        self.crab
+            .get_or_try_init(|| async {
+                Octocrab::builder()
+                    .base_uri(self.api.as_str())
+                    .map_err(|_| GithubError::BadUrl(self.api.clone()))?
+                    .personal_token(self.token.clone())
+                    .build()
+                    .map_err(|e| GithubError::Other {
+                        op: "set up the client".into(),
+                        message: e.to_string(),
+                    })
+            })
+            .await
+    }
+
+    /// Creates the comment starting with `marker` on issue/PR `number`, or edits the one that
     /// exists (every page of comments is searched); no call when the body is unchanged.
     pub async fn upsert_comment(
         &self,
@@ -122,19 +140,23 @@ impl GitHub {
             "/repos/{}/{}/issues/{number}/comments?per_page=100",
             self.owner, self.repo
         );
-        let first: octocrab::Page<Comment> = self
-            .crab
+        let crab = self.crab().await?;
+        let first: octocrab::Page<Comment> = crab
             .get(route, None::<&()>)
             .await
             .map_err(|e| classify(&list_op, e))?;
-        let comments = self
-            .crab
+        let comments = crab
             .all_pages(first)
             .await
             .map_err(|e| classify(&list_op, e))?;
         let mine = comments
             .iter()
-            .find(|c| c.body.as_deref().is_some_and(|b| b.contains(marker)));
+            // Ours starts with the marker; a reply quoting or pasting it does not.
+            .find(|c| {
+                c.body
+                    .as_deref()
+                    .is_some_and(|b| b.trim_start().starts_with(marker))
+            });
         match mine {
             Some(c) if c.body.as_deref() == Some(body) => Ok(Upsert::Unchanged(c.id)),
             Some(c) => {
@@ -143,8 +165,7 @@ impl GitHub {
                     "/repos/{}/{}/issues/comments/{}",
                     self.owner, self.repo, c.id
                 );
-                let updated: Comment = self
-                    .crab
+                let updated: Comment = crab
                     .patch(route, Some(&serde_json::json!({ "body": body })))
                     .await
                     .map_err(|e| classify(&op, e))?;
@@ -156,8 +177,7 @@ impl GitHub {
                     "/repos/{}/{}/issues/{number}/comments",
                     self.owner, self.repo
                 );
-                let created: Comment = self
-                    .crab
+                let created: Comment = crab
                     .post(route, Some(&serde_json::json!({ "body": body })))
                     .await
                     .map_err(|e| classify(&op, e))?;
@@ -171,7 +191,8 @@ impl GitHub {
         let op = format!("find the pull request of commit {sha}");
         let route = format!("/repos/{}/{}/commits/{sha}/pulls", self.owner, self.repo);
         let prs: Vec<PullRequest> = self
-            .crab
+            .crab()
+            .await?
             .get(route, None::<&()>)
             .await
             .map_err(|e| classify(&op, e))?;

@@ -355,12 +355,20 @@ impl Repo {
 
     /// Runs sgops here; returns (exit code, stdout, stderr).
     pub fn sgops(&self, args: &[&str]) -> (i32, String, String) {
+        self.sgops_with_env(args, &[])
+    }
+
+    /// Runs sgops here with `extra` environment variables set after the usual ones.
+    pub fn sgops_with_env(&self, args: &[&str], extra: &[(&str, &str)]) -> (i32, String, String) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_sgops"));
         cmd.current_dir(self.dir.path()).args(args).env_clear();
         cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
         cmd.env("SGOPS_TODAY", "2026-11-27");
         cmd.env("NO_COLOR", "1");
         for (k, v) in aws_env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
             cmd.env(k, v);
         }
         let out = cmd.output().expect("run sgops");
@@ -398,4 +406,120 @@ pub fn actions(plan: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default();
     v.sort();
     v
+}
+
+/// The Python that runs `scripts/faultproxy.py`: `SGOPS_PYTHON` (exported by scripts/test),
+/// else `python3` (the proxy needs only the standard library).
+pub fn python() -> String {
+    std::env::var("SGOPS_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .unwrap_or_else(|| "python3".into())
+}
+
+/// `scripts/faultproxy.py` in front of this binary's moto server, on a loopback port of its
+/// choosing. Killed when dropped; it also exits by itself when this test process is gone.
+pub struct FaultProxy {
+    child: std::process::Child,
+    /// Keeps the proxy's standard output open for its lifetime.
+    _stdout: std::io::BufReader<std::process::ChildStdout>,
+    pub port: u16,
+    pub url: String,
+}
+
+impl FaultProxy {
+    /// Starts the proxy with `args` (e.g. `["--fault-rate", "0.3", "--seed", "7"]`) after
+    /// `--listen 0 --upstream <moto>`; returns once it listens.
+    pub fn start(args: &[&str]) -> FaultProxy {
+        use std::io::BufRead;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/faultproxy.py");
+        let mut child = Command::new(python())
+            .arg(&script)
+            .args(["--listen", "0", "--upstream", moto_url()])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {} {}: {e}", python(), script.display()));
+        let mut stdout = std::io::BufReader::new(child.stdout.take().expect("proxy stdout"));
+        let mut line = String::new();
+        let _ = stdout.read_line(&mut line);
+        let Some(port) = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|p| p.parse::<u16>().ok())
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("faultproxy did not start (first line: {line:?}); args {args:?}");
+        };
+        FaultProxy {
+            child,
+            _stdout: stdout,
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    /// The proxy's counters (`GET /__faultproxy/stats`): requests, `by_action`, `forwarded`
+    /// and `retries` (SDK attempts > 1) by action, `faults` by kind, `faults_by_action`,
+    /// `denied_assume` by account id.
+    pub fn stats(&self) -> serde_json::Value {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect proxy");
+        s.set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        s.write_all(
+            b"GET /__faultproxy/stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+        )
+        .expect("ask stats");
+        let mut raw = String::new();
+        s.read_to_string(&mut raw).expect("read stats");
+        let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("stats JSON: {e}\n{raw}"))
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Repo {
+    /// The command [`Repo::sgops`] runs, but talking to AWS at `endpoint` (a [`FaultProxy`]
+    /// or moto) and with `AWS_MAX_ATTEMPTS` unset, so sgops's own retry default applies as
+    /// in production. For `spawn` (to kill it midway) or [`run`].
+    pub fn sgops_command(&self, endpoint: &str, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sgops"));
+        cmd.current_dir(self.dir.path()).args(args).env_clear();
+        cmd.env("PATH", std::env::var("PATH").unwrap_or_default());
+        cmd.env("SGOPS_TODAY", "2026-11-27");
+        cmd.env("NO_COLOR", "1");
+        for (k, v) in aws_env() {
+            if k != "AWS_MAX_ATTEMPTS" {
+                cmd.env(k, v);
+            }
+        }
+        cmd.env("AWS_ENDPOINT_URL", endpoint);
+        cmd.stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs sgops here against `endpoint` (see [`Repo::sgops_command`]).
+    pub fn sgops_via(&self, endpoint: &str, args: &[&str]) -> (i32, String, String) {
+        run(&mut self.sgops_command(endpoint, args))
+    }
+}
+
+/// Runs `cmd` to completion; (exit code, stdout, stderr).
+pub fn run(cmd: &mut Command) -> (i32, String, String) {
+    let out = cmd.output().expect("run command");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

@@ -1,0 +1,356 @@
+//! GitHub end to end with moto (SPEC section 8): `apply --comment` posts the result to the pull
+//! request merged as `GITHUB_SHA`, and plan shards over many accounts split them exactly once
+//! and merge back into one comment.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use sgops::cli::Shard;
+use sgops::engine::in_shard;
+use sgops::github::{APPLY_MARKER, PLAN_MARKER};
+use support::*;
+use wiremock::matchers::{bearer_token, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const TOKEN: &str = "ghp_SECRETTOKEN123";
+const SHA: &str = "abc123";
+
+fn rule_file(group: &str, id: &str, port: u16) -> String {
+    format!(
+        "security_group: {group}\nrules:\n  - id: {id}\n    direction: ingress\n    protocol: tcp\n    ports: {port}\n    cidr: 203.0.113.0/24\n    description: Partner {id}\n    ticket: CHG-1\n"
+    )
+}
+
+/// The GitHub environment for `server`, and `GITHUB_SHA`.
+fn gh_env(server: &MockServer) -> Vec<(&'static str, String)> {
+    vec![
+        ("GITHUB_TOKEN", TOKEN.into()),
+        ("GITHUB_REPOSITORY", "o/r".into()),
+        ("GITHUB_API_URL", server.uri()),
+        ("GITHUB_SHA", SHA.into()),
+    ]
+}
+
+fn run(repo: &Repo, args: &[&str], env: &[(&'static str, String)]) -> (i32, String, String) {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, out, err) = repo.sgops_with_env(args, &env);
+    for text in [&out, &err] {
+        assert!(!text.contains(TOKEN), "the token leaked:\n{text}");
+    }
+    (code, out, err)
+}
+
+async fn pulls(server: &MockServer, prs: Value) {
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/o/r/commits/{SHA}/pulls")))
+        .and(bearer_token(TOKEN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(prs))
+        .expect(1)
+        .named("pulls of the commit")
+        .mount(server)
+        .await;
+}
+
+async fn comments_of(server: &MockServer, pr: u64, existing: Value, posts: u64) {
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/o/r/issues/{pr}/comments")))
+        .and(bearer_token(TOKEN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(existing))
+        .expect(1)
+        .named("list comments")
+        .mount(server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/repos/o/r/issues/{pr}/comments")))
+        .and(bearer_token(TOKEN))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7001, "body": ""})))
+        .expect(posts)
+        .named("create comment")
+        .mount(server)
+        .await;
+}
+
+/// Catch-all for anything the named mocks did not take: must not happen.
+async fn nothing_else(server: &MockServer) {
+    Mock::given(wiremock::matchers::any())
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .named("unexpected call")
+        .mount(server)
+        .await;
+}
+
+async fn written(server: &MockServer, m: &str) -> Vec<(String, String)> {
+    server
+        .received_requests()
+        .await
+        .expect("recording")
+        .into_iter()
+        .filter(|r| r.method.as_str() == m)
+        .map(|r| {
+            let v: Value = serde_json::from_slice(&r.body).expect("JSON body");
+            (
+                r.url.path().to_string(),
+                v["body"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+struct World {
+    repo: Repo,
+    ec2: aws_sdk_ec2::Client,
+    group: String,
+}
+
+async fn world() -> World {
+    let acct = account_id();
+    let repo = Repo::new(&[("app", &acct)], "");
+    repo.allow(ALL_ACTIONS).await;
+    let ec2 = ec2(&acct, "us-east-1").await;
+    let vpc = create_vpc(&ec2).await;
+    let group = create_group(&ec2, &vpc, "app").await;
+    repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &rule_file(&group, "partner", 8443),
+    );
+    World { repo, ec2, group }
+}
+
+#[tokio::test]
+async fn apply_result_goes_to_the_merged_pull_request_and_is_edited_on_rerun() {
+    let w = world().await;
+    let server = MockServer::start().await;
+    // An open PR that also contains the commit comes first; the merged one is #42.
+    pulls(
+        &server,
+        json!([
+            {"number": 41, "state": "open", "merged_at": null},
+            {"number": 42, "state": "closed", "merged_at": "2026-11-27T09:00:00Z"}
+        ]),
+    )
+    .await;
+    comments_of(&server, 42, json!([{"id": 1, "body": "LGTM"}]), 1).await;
+    nothing_else(&server).await;
+
+    let (code, out, err) = run(&w.repo, &["apply", "--comment"], &gh_env(&server));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("applied   create  app us-east-1"), "{out}");
+    assert!(err.contains("apply result posted to #42"), "{err}");
+    server.verify().await;
+    let live = ingress(&w.ec2, &w.group).await;
+    assert!(
+        live.iter()
+            .any(|r| r.from == 8443 && r.peer == "203.0.113.0/24"),
+        "{live:#?}"
+    );
+
+    let posts = written(&server, "POST").await;
+    assert_eq!(posts.len(), 1);
+    let (url, body) = &posts[0];
+    assert_eq!(url, "/repos/o/r/issues/42/comments");
+    assert!(body.starts_with(&format!("{APPLY_MARKER}\n")), "{body}");
+    assert!(
+        !body.contains(PLAN_MARKER),
+        "not mistaken for the plan comment"
+    );
+    assert!(
+        body.contains("1 applied, 0 converged, 0 failed, 0 skipped"),
+        "{body}"
+    );
+    assert!(body.contains(&format!("Commit `{SHA}`")), "{body}");
+    assert!(
+        body.contains(&format!(
+            "| applied | create | app | us-east-1 | {} | partner |",
+            w.group
+        )),
+        "{body}"
+    );
+    assert!(body.len() < sgops::github::COMMENT_LIMIT);
+
+    // Re-run (the workflow retried): nothing to apply, and the same comment is edited.
+    let again = MockServer::start().await;
+    pulls(
+        &again,
+        json!([{"number": 42, "state": "closed", "merged_at": "2026-11-27T09:00:00Z"}]),
+    )
+    .await;
+    comments_of(&again, 42, json!([{"id": 7001, "body": body}]), 0).await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/o/r/issues/comments/7001"))
+        .and(bearer_token(TOKEN))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 7001, "body": ""})))
+        .expect(1)
+        .named("edit comment")
+        .mount(&again)
+        .await;
+    nothing_else(&again).await;
+    let (code, out, err) = run(&w.repo, &["apply", "--comment"], &gh_env(&again));
+    assert_eq!(code, 0, "{out}\n{err}");
+    again.verify().await;
+    let patches = written(&again, "PATCH").await;
+    assert_eq!(patches.len(), 1);
+    assert!(patches[0].1.starts_with(APPLY_MARKER));
+    assert!(
+        patches[0]
+            .1
+            .contains("0 applied, 0 converged, 0 failed, 0 skipped"),
+        "{}",
+        patches[0].1
+    );
+}
+
+#[tokio::test]
+async fn apply_without_a_merged_pull_request_posts_nothing() {
+    let w = world().await;
+    let server = MockServer::start().await;
+    pulls(&server, json!([])).await;
+    nothing_else(&server).await;
+    let (code, out, err) = run(&w.repo, &["apply", "--comment"], &gh_env(&server));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains(&format!(
+            "no pull request was merged as {SHA}; the apply result is not posted"
+        )),
+        "{err}"
+    );
+    server.verify().await;
+    assert_eq!(ingress(&w.ec2, &w.group).await.len(), 1, "still applied");
+}
+
+#[tokio::test]
+async fn apply_comment_without_a_token_changes_nothing() {
+    let w = world().await;
+    let server = MockServer::start().await;
+    nothing_else(&server).await;
+    let env: Vec<_> = gh_env(&server)
+        .into_iter()
+        .filter(|(k, _)| *k != "GITHUB_TOKEN")
+        .collect();
+    let (code, out, err) = run(&w.repo, &["apply", "--comment"], &env);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("GITHUB_TOKEN is not set"), "{err}");
+    assert!(
+        ingress(&w.ec2, &w.group).await.is_empty(),
+        "refused before touching AWS"
+    );
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn apply_comment_rejected_token_is_a_clear_error() {
+    let w = world().await;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/o/r/commits/{SHA}/pulls")))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(json!({"message": "Bad credentials"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    nothing_else(&server).await;
+    let (code, out, err) = run(&w.repo, &["apply", "--comment"], &gh_env(&server));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains(&format!(
+            "GitHub rejected the token (401 Unauthorized) while trying to find the pull request of commit {SHA}: check GITHUB_TOKEN"
+        )),
+        "{err}"
+    );
+    // The apply itself happened and was reported before the comment failed.
+    assert!(out.contains("applied   create"), "{out}");
+    server.verify().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shards.
+
+#[tokio::test]
+async fn shards_split_accounts_once_and_merge_into_one_comment() {
+    let names: Vec<String> = (0..10).map(|i| format!("team-{i:02}")).collect();
+    let ids: Vec<String> = names.iter().map(|_| account_id()).collect();
+    let accounts: Vec<(&str, &str)> = names
+        .iter()
+        .zip(&ids)
+        .map(|(n, i)| (n.as_str(), i.as_str()))
+        .collect();
+    let repo = Repo::new(&accounts, "");
+    repo.allow(ALL_ACTIONS).await;
+    for (name, id) in &accounts {
+        let ec2 = ec2(id, "us-east-1").await;
+        let vpc = create_vpc(&ec2).await;
+        let group = create_group(&ec2, &vpc, "app").await;
+        repo.file(name, "us-east-1", "app", &rule_file(&group, "partner", 443));
+    }
+
+    let mut seen: Vec<BTreeSet<String>> = Vec::new();
+    let mut files = Vec::new();
+    for index in 1..=3u32 {
+        let shard = format!("{index}/3");
+        let out_file = format!("shard-{index}.json");
+        let (code, out, err) = repo.sgops(&[
+            "plan", "--shard", &shard, "--format", "json", "--out", &out_file,
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let plan: Value = serde_json::from_str(&out).expect("plan JSON");
+        assert_eq!(plan["errors"], json!([]), "{plan}");
+        let got: BTreeSet<String> = plan["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["account"].as_str().unwrap().to_string())
+            .collect();
+        let want: BTreeSet<String> = names
+            .iter()
+            .filter(|n| in_shard(n, Some(Shard { index, count: 3 })))
+            .cloned()
+            .collect();
+        assert_eq!(got, want, "shard {shard} plans exactly its accounts");
+        // Same shard again: same accounts, same bytes.
+        let (_, again, _) = repo.sgops(&["plan", "--shard", &shard, "--format", "json"]);
+        assert_eq!(out, again, "shard {shard} is stable");
+        seen.push(got);
+        files.push(repo.path().join(out_file));
+    }
+    let all: BTreeSet<String> = seen.iter().flatten().cloned().collect();
+    assert_eq!(
+        all,
+        names.iter().cloned().collect(),
+        "every account planned"
+    );
+    assert_eq!(
+        seen.iter().map(BTreeSet::len).sum::<usize>(),
+        names.len(),
+        "no account in two shards"
+    );
+
+    // The three shard plans become one comment.
+    let server = MockServer::start().await;
+    comments_of(&server, 9, json!([]), 1).await;
+    nothing_else(&server).await;
+    let mut args = vec!["comment".to_string(), "--pr".into(), "9".into()];
+    for f in &files {
+        args.push("--plan".into());
+        args.push(f.display().to_string());
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, out, err) = run(&repo, &args, &gh_env(&server));
+    assert_eq!(code, 0, "{out}\n{err}");
+    server.verify().await;
+    let posts = written(&server, "POST").await;
+    assert_eq!(posts.len(), 1);
+    let body = &posts[0].1;
+    assert!(body.starts_with(PLAN_MARKER));
+    assert!(body.contains("10 to create, 0 to adopt"), "{body}");
+    for n in &names {
+        assert!(
+            body.contains(&format!("| {n} | us-east-1 | 1 |")),
+            "{n} missing:\n{body}"
+        );
+    }
+}
