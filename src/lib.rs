@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod github;
 pub mod import;
+pub mod invoke;
 pub mod live;
 pub mod logging;
 pub mod plan;

@@ -2,6 +2,7 @@
 
 mod comment;
 mod import;
+mod invoke;
 mod plan;
 mod validate;
 
@@ -21,7 +22,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Plan(args) => plan::plan(&cli.config, &cli.rules, today, &args),
         Command::Apply(args) => plan::apply(&cli.config, &cli.rules, today, &args),
         Command::Comment(args) => comment::run(&args),
-        Command::Invoke(_) => Err(Error::NotBuilt("invoke")),
+        Command::Invoke(args) => invoke::run(&cli.config, &args),
         Command::Import(args) => import::run(&cli.config, today, &args),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::schema::rule_file_schema())

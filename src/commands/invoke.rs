@@ -1,0 +1,153 @@
+//! `sgops invoke ACCOUNT REGION SERVICE ACTION --body FILE`: one allow-listed EC2 action with a
+//! boto3-shaped body, through the same STS role, retries and call accounting as `apply`.
+//!
+//! Checks run cheapest and most fundamental first, and nothing is called in the target account
+//! until all pass: the account is known, the region is valid, the service has an allow-list
+//! parameter and lists the action (else exit 3), sgops can run the action, the body is valid.
+
+use std::io::Read as _;
+use std::path::Path;
+
+use crate::allowlist;
+use crate::aws::{Aws, AwsError};
+use crate::cli::InvokeArgs;
+use crate::config::{self, Config};
+use crate::diag::{self, Sources};
+use crate::error::{Error, Exit};
+use crate::invoke::{self, Action, Outcome};
+use crate::rules::is_valid_region;
+
+use super::print_stdout;
+
+pub fn run(config_path: &Path, args: &InvokeArgs) -> Result<Exit, Error> {
+    let cfg = load_config(config_path)?;
+    let (name, account) = cfg.account(&args.account).ok_or_else(|| {
+        Error::Usage(format!(
+            "unknown account `{}`: use a name from sgops.yaml ({}) or its 12-digit id",
+            args.account,
+            cfg.accounts.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    if !is_valid_region(&args.region) {
+        return Err(Error::Usage(format!(
+            "`{}` is not an AWS region name (like us-east-1)",
+            args.region
+        )));
+    }
+    if !is_service_name(&args.service) {
+        // Not looked up: the name would address some other parameter under the prefix.
+        return Err(Error::Policy(format!(
+            "invalid service: {} (not an AWS service name like ec2)",
+            args.service
+        )));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    rt.block_on(async {
+        let aws = Aws::load(&cfg).await;
+        let ssm = aws.ssm(&cfg.allowlist.region);
+        let prefix = &cfg.allowlist.parameter_prefix;
+        let allow = allowlist::fetch(&ssm, prefix, &[args.service.as_str()]).await?;
+        if !allow.allows(&args.service, &args.action) {
+            return Err(Error::Policy(format!(
+                "refused: {} action {} is not in the allow-list {prefix}{}; nothing was called",
+                args.service, args.action, args.service
+            )));
+        }
+        let action = Action::find(&args.service, &args.action).ok_or_else(|| {
+            Error::Usage(format!(
+                "sgops invoke cannot run {} action {} (allow-listed, but not an action sgops runs); it runs these {} actions: {}",
+                args.service,
+                args.action,
+                invoke::SERVICE,
+                Action::supported()
+            ))
+        })?;
+        let (source, text) = read_body(&args.body)?;
+        let request = invoke::parse(action, &text)
+            .map_err(|e| Error::Usage(format!("invalid {action} body in {source}: {e}")))?;
+        for w in request.ownership_warnings() {
+            tracing::warn!("{w}");
+        }
+        let target = format!("{name} ({}) {}", account.id, args.region);
+        tracing::info!(
+            account = name,
+            account_id = %account.id,
+            region = %args.region,
+            action = action.name(),
+            dry_run = args.dry_run,
+            "invoking"
+        );
+        let session = aws.assume(&cfg, name, account, &args.region).await?;
+        let outcome = invoke::call(&session.ec2(), &request, args.dry_run)
+            .await
+            .map_err(|e| AwsError::Call {
+                operation: e.operation,
+                target: target.clone(),
+                message: e.message,
+            })?;
+        match &outcome {
+            Outcome::Done(_) => tracing::info!(
+                account = name,
+                region = %args.region,
+                action = action.name(),
+                "done"
+            ),
+            Outcome::DryRun { .. } => tracing::info!(
+                account = name,
+                region = %args.region,
+                action = action.name(),
+                "dry run: the call would have succeeded"
+            ),
+        }
+        tracing::debug!(calls = aws.calls.snapshot().total(), "API calls made");
+        let text = serde_json::to_string_pretty(&outcome.to_json())
+            .map_err(|e| Error::Usage(format!("cannot render the response: {e}")))?;
+        print_stdout(&format!("{text}\n"))?;
+        Ok(Exit::Ok)
+    })
+}
+
+/// Only sgops.yaml is needed: the rules tree is not read.
+fn load_config(path: &Path) -> Result<Config, Error> {
+    let mut sources = Sources::default();
+    config::load(path, &mut sources).map_err(|d| {
+        for x in &d {
+            eprintln!("{}", diag::render(x, &sources));
+        }
+        let c = diag::count(&d);
+        Error::Invalid {
+            errors: c.errors,
+            guardrails: c.guardrails,
+        }
+    })
+}
+
+/// `[a-z0-9-]`, as boto3 names services; anything else would read another parameter.
+fn is_service_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// The body and where it came from; `-` is standard input.
+fn read_body(path: &Path) -> Result<(String, String), Error> {
+    if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|source| Error::Read {
+                path: "standard input".into(),
+                source,
+            })?;
+        return Ok(("standard input".into(), text));
+    }
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok((path.display().to_string(), text))
+}

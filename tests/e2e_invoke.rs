@@ -1,0 +1,495 @@
+//! `sgops invoke` end to end against a moto server: the allow-list check before anything is
+//! called, strict bodies, dry runs, boto3-shaped responses and AWS error codes.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+use support::*;
+
+/// One account with one empty group, and a repo whose allow-list is `allow` (None: no
+/// parameter at all).
+struct World {
+    repo: Repo,
+    acct: String,
+    ec2: aws_sdk_ec2::Client,
+    group: String,
+}
+
+async fn world(allow: Option<&str>) -> World {
+    let acct = account_id();
+    let repo = Repo::new(&[("app", &acct)], "");
+    if let Some(a) = allow {
+        repo.allow(a).await;
+    }
+    let ec2 = ec2(&acct, "us-east-1").await;
+    let vpc = create_vpc(&ec2).await;
+    let group = create_group(&ec2, &vpc, "app").await;
+    World {
+        repo,
+        acct,
+        ec2,
+        group,
+    }
+}
+
+impl World {
+    /// `sgops invoke app us-east-1 <service> <action> --body body.json [extra…]`.
+    fn invoke(&self, service: &str, action: &str, body: &str, extra: &[&str]) -> Run {
+        std::fs::write(self.repo.path().join("body.json"), body).expect("write body");
+        let mut args = vec![
+            "invoke",
+            "app",
+            "us-east-1",
+            service,
+            action,
+            "--body",
+            "body.json",
+        ];
+        args.extend_from_slice(extra);
+        Run::from(self.repo.sgops(&args))
+    }
+
+    fn authorize_body(&self, port: u16, cidr: &str) -> String {
+        format!(
+            r#"{{
+  "GroupId": "{}",
+  "IpPermissions": [{{"IpProtocol": "tcp", "FromPort": {port}, "ToPort": {port},
+    "IpRanges": [{{"CidrIp": "{cidr}", "Description": "Partner callbacks"}}]}}],
+  "TagSpecifications": [{{"ResourceType": "security-group-rule",
+    "Tags": [{{"Key": "team", "Value": "payments"}}, {{"Key": "ticket", "Value": "CHG-1"}}]}}]
+}}"#,
+            self.group
+        )
+    }
+}
+
+struct Run {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+impl From<(i32, String, String)> for Run {
+    fn from((code, out, err): (i32, String, String)) -> Run {
+        Run { code, out, err }
+    }
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.out)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", self.out, self.err))
+    }
+}
+
+impl std::fmt::Debug for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.out, self.err
+        )
+    }
+}
+
+const ALLOW_INGRESS: &str =
+    r#"{"authorize_security_group_ingress","describe_security_group_rules"}"#;
+
+#[tokio::test]
+async fn an_allowed_action_creates_the_rule_with_the_body_tags() {
+    let w = world(Some(ALLOW_INGRESS)).await;
+    let before = rules(&w.ec2, &w.group).await;
+    let r = w.invoke(
+        "ec2",
+        "authorize_security_group_ingress",
+        &w.authorize_body(443, "203.0.113.0/24"),
+        &["-v"],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+
+    let out = r.json();
+    assert_eq!(out["Return"], true, "{r:?}");
+    let rule = &out["SecurityGroupRules"][0];
+    assert_eq!(rule["GroupId"], w.group.as_str());
+    assert_eq!(rule["IsEgress"], false);
+    assert_eq!(rule["IpProtocol"], "tcp");
+    assert_eq!(rule["FromPort"], 443);
+    assert_eq!(rule["ToPort"], 443);
+    assert_eq!(rule["CidrIpv4"], "203.0.113.0/24");
+    assert!(
+        rule["SecurityGroupRuleId"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("sgr-")),
+        "{r:?}"
+    );
+
+    let after = rules(&w.ec2, &w.group).await;
+    assert_eq!(after.len(), before.len() + 1, "{after:#?}");
+    let new = after.iter().find(|r| r.from == 443).expect("the new rule");
+    assert_eq!(new.peer, "203.0.113.0/24");
+    assert_eq!(new.desc, "Partner callbacks");
+    assert_eq!(
+        new.tags
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect::<Vec<_>>(),
+        [("team", "payments"), ("ticket", "CHG-1")],
+        "only the body's tags"
+    );
+    assert_eq!(rule["SecurityGroupRuleId"], new.id.as_str());
+
+    // -v logs what was done on standard error, never on standard output.
+    assert!(r.err.contains("authorize_security_group_ingress"), "{r:?}");
+    assert!(r.err.contains("app"), "{r:?}");
+    assert!(r.err.contains("us-east-1"), "{r:?}");
+}
+
+#[tokio::test]
+async fn an_action_not_listed_is_refused_before_anything_is_called() {
+    // Matching is exact: `authorize_security_group` does not allow the ingress action.
+    let w = world(Some(
+        r#"{"authorize_security_group","describe_security_group_rules"}"#,
+    ))
+    .await;
+    let before = rules(&w.ec2, &w.group).await;
+    let r = w.invoke(
+        "ec2",
+        "authorize_security_group_ingress",
+        &w.authorize_body(443, "203.0.113.0/24"),
+        &[],
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.err.contains("not in the allow-list"), "{r:?}");
+    assert!(
+        r.err.contains(&format!("{}ec2", w.repo.prefix)),
+        "names the parameter: {r:?}"
+    );
+    assert!(r.out.is_empty(), "{r:?}");
+    assert_eq!(rules(&w.ec2, &w.group).await, before, "nothing changed");
+
+    // The refusal comes before the body is even read.
+    let r = Run::from(w.repo.sgops(&[
+        "invoke",
+        "app",
+        "us-east-1",
+        "ec2",
+        "revoke_security_group_ingress",
+        "--body",
+        "missing.json",
+    ]));
+    assert_eq!(r.code, 3, "{r:?}");
+}
+
+#[tokio::test]
+async fn a_service_without_a_parameter_is_an_invalid_service() {
+    let w = world(Some(ALLOW_INGRESS)).await;
+    let r = w.invoke("ssm", "get_parameter", "{}", &[]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.err.contains(&format!(
+            "invalid service: ssm (no allow-list parameter {}ssm)",
+            w.repo.prefix
+        )),
+        "{r:?}"
+    );
+
+    let r = w.invoke("../ec2", "create_tags", "{}", &[]);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.err.contains("invalid service: ../ec2"), "{r:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_account_or_region_is_an_error() {
+    let w = world(Some(ALLOW_INGRESS)).await;
+    let body = w.authorize_body(443, "203.0.113.0/24");
+    std::fs::write(w.repo.path().join("body.json"), &body).expect("write body");
+    let run = |account: &str, region: &str| {
+        Run::from(w.repo.sgops(&[
+            "invoke",
+            account,
+            region,
+            "ec2",
+            "authorize_security_group_ingress",
+            "--body",
+            "body.json",
+        ]))
+    };
+    let r = run("nope", "us-east-1");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.err.contains("unknown account `nope`"), "{r:?}");
+    assert!(r.err.contains("app"), "lists the known accounts: {r:?}");
+
+    let r = run("999999999999", "us-east-1");
+    assert_eq!(r.code, 1, "{r:?}");
+
+    let r = run("app", "us-east1");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.err.contains("not an AWS region"), "{r:?}");
+
+    // The account's 12-digit id works as well as its name.
+    let r = run(&w.acct, "us-east-1");
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[tokio::test]
+async fn a_malformed_body_is_refused_naming_the_json_path() {
+    let w = world(Some(ALLOW_INGRESS)).await;
+    let before = rules(&w.ec2, &w.group).await;
+    let good = w.authorize_body(443, "203.0.113.0/24");
+
+    let r = w.invoke(
+        "ec2",
+        "authorize_security_group_ingress",
+        &good.replace(r#""FromPort": 443"#, r#""FromPort": "443""#),
+        &[],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.err.contains("IpPermissions[0].FromPort"), "{r:?}");
+    assert!(r.err.contains("invalid type"), "{r:?}");
+
+    let r = w.invoke(
+        "ec2",
+        "authorize_security_group_ingress",
+        &good.replace(r#""Description""#, r#""Descripton""#),
+        &[],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.err.contains("IpPermissions[0].IpRanges[0].Descripton"),
+        "{r:?}"
+    );
+    assert!(r.err.contains("unknown field"), "{r:?}");
+
+    // Values moto would accept but AWS refuses are caught here, all at once.
+    let r = w.invoke(
+        "ec2",
+        "authorize_security_group_ingress",
+        &good
+            .replace(r#""ToPort": 443"#, r#""ToPort": 70000"#)
+            .replace("203.0.113.0/24", "203.0.113.7/24"),
+        &[],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.err.contains("IpPermissions[0].ToPort"), "{r:?}");
+    assert!(
+        r.err.contains("IpPermissions[0].IpRanges[0].CidrIp"),
+        "{r:?}"
+    );
+    assert!(r.err.contains("did you mean 203.0.113.0/24"), "{r:?}");
+
+    assert_eq!(rules(&w.ec2, &w.group).await, before, "nothing changed");
+}
+
+#[tokio::test]
+async fn an_allow_listed_but_unsupported_action_lists_what_is_supported() {
+    let w = world(Some(r#"{"create_security_group"}"#)).await;
+    let r = w.invoke(
+        "ec2",
+        "create_security_group",
+        r#"{"GroupName": "x", "Description": "y"}"#,
+        &[],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.err
+            .contains("cannot run ec2 action create_security_group"),
+        "{r:?}"
+    );
+    for a in [
+        "authorize_security_group_ingress",
+        "revoke_security_group_egress",
+        "modify_security_group_rules",
+        "update_security_group_rule_descriptions_ingress",
+        "create_tags",
+        "delete_tags",
+        "describe_security_group_rules",
+        "describe_security_groups",
+    ] {
+        assert!(r.err.contains(a), "{a}: {r:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_body_can_come_from_standard_input() {
+    let w = world(Some(r#"{"create_tags"}"#)).await;
+    add_ingress(&w.ec2, &w.group, 8443, 8443, "198.51.100.0/24", None, &[]).await;
+    let rule = ingress(&w.ec2, &w.group).await.remove(0);
+    let body = format!(
+        r#"{{"Resources": ["{}"], "Tags": [{{"Key": "owner", "Value": "payments"}}]}}"#,
+        rule.id
+    );
+
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sgops"));
+    cmd.current_dir(w.repo.path())
+        .args([
+            "invoke",
+            "app",
+            "us-east-1",
+            "ec2",
+            "create_tags",
+            "--body",
+            "-",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in aws_env() {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("run sgops");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(body.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("wait");
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        out: String::from_utf8_lossy(&out.stdout).into_owned(),
+        err: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.json(),
+        serde_json::json!({}),
+        "CreateTags answers nothing"
+    );
+    let tagged = ingress(&w.ec2, &w.group).await.remove(0);
+    assert_eq!(tagged.id, rule.id);
+    assert_eq!(
+        tagged.tags.get("owner").map(String::as_str),
+        Some("payments")
+    );
+}
+
+#[tokio::test]
+async fn a_dry_run_answers_dry_run_operation_and_creates_nothing() {
+    let w = world(Some(ALLOW_INGRESS)).await;
+    let before = rules(&w.ec2, &w.group).await;
+    let r = w.invoke(
+        "ec2",
+        "authorize_security_group_ingress",
+        &w.authorize_body(443, "203.0.113.0/24"),
+        &["--dry-run"],
+    );
+    // moto answers DryRunOperation for Authorize*, Revoke*, ModifySecurityGroupRules,
+    // DescribeSecurityGroupRules, CreateTags and DeleteTags, as AWS does.
+    assert_eq!(r.code, 0, "{r:?}");
+    let out = r.json();
+    assert_eq!(out["DryRun"], true, "{r:?}");
+    assert_eq!(out["Code"], "DryRunOperation", "{r:?}");
+    assert_eq!(rules(&w.ec2, &w.group).await, before, "nothing created");
+
+    // DryRun in the body counts too.
+    let body = w
+        .authorize_body(443, "203.0.113.0/24")
+        .replacen('{', r#"{"DryRun": true,"#, 1);
+    let r = w.invoke("ec2", "authorize_security_group_ingress", &body, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["Code"], "DryRunOperation", "{r:?}");
+    assert_eq!(rules(&w.ec2, &w.group).await, before, "nothing created");
+}
+
+#[tokio::test]
+async fn describe_security_group_rules_returns_the_rules_as_json() {
+    let w = world(Some(
+        r#"describe_security_group_rules,describe_security_groups"#,
+    ))
+    .await;
+    add_ingress(
+        &w.ec2,
+        &w.group,
+        22,
+        22,
+        "10.0.0.0/8",
+        Some("baseline ssh"),
+        &[("team", "platform")],
+    )
+    .await;
+    let body = format!(
+        r#"{{"Filters": [{{"Name": "group-id", "Values": ["{}"]}}]}}"#,
+        w.group
+    );
+    let r = w.invoke("ec2", "describe_security_group_rules", &body, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let out = r.json();
+    let list = out["SecurityGroupRules"].as_array().expect("rules");
+    let live = rules(&w.ec2, &w.group).await;
+    assert_eq!(list.len(), live.len(), "{r:?}");
+    let ssh = list
+        .iter()
+        .find(|r| r["FromPort"] == 22)
+        .expect("the ssh rule");
+    let seen = live.iter().find(|r| r.from == 22).expect("live ssh rule");
+    assert_eq!(ssh["SecurityGroupRuleId"], seen.id.as_str());
+    assert_eq!(ssh["GroupId"], w.group.as_str());
+    assert_eq!(ssh["IsEgress"], false);
+    assert_eq!(ssh["IpProtocol"], "tcp");
+    assert_eq!(ssh["ToPort"], 22);
+    assert_eq!(ssh["CidrIpv4"], "10.0.0.0/8");
+    assert_eq!(ssh["Description"], "baseline ssh");
+    assert_eq!(
+        ssh["Tags"],
+        serde_json::json!([{"Key": "team", "Value": "platform"}])
+    );
+    assert!(
+        ssh.get("CidrIpv6").is_none(),
+        "absent fields are left out: {ssh}"
+    );
+    // The default egress rule is there too.
+    assert!(list.iter().any(|r| r["IsEgress"] == true), "{r:?}");
+
+    // DescribeSecurityGroups gives groups with their IpPermissions, boto3-shaped.
+    let body = format!(r#"{{"GroupIds": ["{}"]}}"#, w.group);
+    let r = w.invoke("ec2", "describe_security_groups", &body, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let g = &r.json()["SecurityGroups"][0];
+    assert_eq!(g["GroupId"], w.group.as_str());
+    assert_eq!(g["GroupName"], "app");
+    assert_eq!(g["IpPermissions"][0]["FromPort"], 22, "{r:?}");
+    assert_eq!(
+        g["IpPermissions"][0]["IpRanges"][0]["CidrIp"], "10.0.0.0/8",
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_second_identical_authorize_fails_with_the_aws_code() {
+    let w = world(Some(ALLOW_INGRESS)).await;
+    let body = w.authorize_body(443, "203.0.113.0/24");
+    let r = w.invoke("ec2", "authorize_security_group_ingress", &body, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let after_first = rules(&w.ec2, &w.group).await;
+
+    let r = w.invoke("ec2", "authorize_security_group_ingress", &body, &[]);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.err.contains("InvalidPermission.Duplicate"), "{r:?}");
+    assert!(
+        r.err.contains("ec2:AuthorizeSecurityGroupIngress"),
+        "names the operation: {r:?}"
+    );
+    assert!(r.err.contains(&w.acct), "names the account: {r:?}");
+    assert!(r.out.is_empty(), "{r:?}");
+    assert_eq!(rules(&w.ec2, &w.group).await, after_first);
+}
+
+#[tokio::test]
+async fn revoke_by_rule_id_removes_the_rule() {
+    let w = world(Some(r#"{"revoke_security_group_ingress"}"#)).await;
+    add_ingress(&w.ec2, &w.group, 8443, 8443, "198.51.100.0/24", None, &[]).await;
+    let rule = ingress(&w.ec2, &w.group).await.remove(0);
+    let body = format!(
+        r#"{{"GroupId": "{}", "SecurityGroupRuleIds": ["{}"]}}"#,
+        w.group, rule.id
+    );
+    let r = w.invoke("ec2", "revoke_security_group_ingress", &body, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["Return"], true, "{r:?}");
+    assert!(ingress(&w.ec2, &w.group).await.is_empty());
+}
