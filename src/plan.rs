@@ -208,6 +208,8 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     let mut changes = Vec::new();
     let mut errors = Vec::new();
     let mut hasher = Sha256::new();
+    // rule_tags go on every desired rule: a change to them changes what apply would do.
+    hasher.update(format!("R {:?}\n", input.config.rule_tags));
     for (target, live) in input.live {
         hasher.update(format!(
             "T {} {} {}\n",
@@ -259,6 +261,10 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 .or_insert_with(|| (Vec::new(), g));
         }
         for (group_id, (wanted, group)) in by_id {
+            // Whatever order the reader returned, plan over the same sorted rules.
+            let mut group = group.clone();
+            group.rules.sort();
+            let group = &group;
             let mut active: Vec<&Wanted> = wanted
                 .iter()
                 .filter(|w| !w.rule.is_expired(input.today))
@@ -462,15 +468,36 @@ impl GroupCtx<'_> {
         for w in wanted {
             let d = w.rule;
             let want_tags = self.full_tags(d);
+            let free_twin = |adopted: &BTreeSet<&str>| {
+                unmanaged.iter().copied().find(|l| {
+                    l.spec.meaning() == d.spec.meaning() && !adopted.contains(l.rule_id.as_str())
+                })
+            };
             if let Some(lives) = managed.get(d.id.as_str()) {
-                // Keep the live rule that already matches (or the first); revoke extra copies.
-                let keep = lives.iter().position(|l| l.spec == d.spec).unwrap_or(0);
+                // Keep the live copy closest to the desired rule; revoke extra copies.
+                let keep = lives
+                    .iter()
+                    .position(|l| l.spec == d.spec)
+                    .or_else(|| {
+                        lives
+                            .iter()
+                            .position(|l| l.spec.meaning() == d.spec.meaning())
+                    })
+                    .unwrap_or(0);
+                // An untagged rule already is the desired rule: AWS would refuse to move the
+                // managed copy onto it, so adopt it and revoke the managed copies.
+                let twin = (lives[keep].spec.meaning() != d.spec.meaning())
+                    .then(|| free_twin(&adopted))
+                    .flatten();
                 for (i, extra) in lives.iter().enumerate() {
-                    if i != keep {
+                    if i != keep || twin.is_some() {
                         out.push(self.delete(extra, &d.id));
                     }
                 }
-                if let Some(c) = self.compare(lives[keep], w, &want_tags) {
+                if let Some(live) = twin {
+                    adopted.insert(&live.rule_id);
+                    out.push(self.adopt(live, w, &want_tags));
+                } else if let Some(c) = self.compare(lives[keep], w, &want_tags) {
                     out.push(c);
                 }
             } else if let Some(pos) = leftover
@@ -481,18 +508,9 @@ impl GroupCtx<'_> {
                 if let Some(c) = self.compare(live, w, &want_tags) {
                     out.push(c);
                 }
-            } else if let Some(live) = unmanaged.iter().find(|l| {
-                l.spec.meaning() == d.spec.meaning() && !adopted.contains(l.rule_id.as_str())
-            }) {
+            } else if let Some(live) = free_twin(&adopted) {
                 adopted.insert(&live.rule_id);
-                let mut ops = Self::tag_ops(&live.rule_id, &live.tags, &want_tags);
-                if live.spec.description != d.spec.description {
-                    ops.push(Op::Modify {
-                        rule_id: live.rule_id.clone(),
-                        spec: d.spec.clone(),
-                    });
-                }
-                out.push(self.change(&d.id, Action::Adopt, Some(live), Some(w), ops));
+                out.push(self.adopt(live, w, &want_tags));
             } else {
                 let ops = vec![Op::Authorize {
                     spec: d.spec.clone(),
@@ -506,6 +524,19 @@ impl GroupCtx<'_> {
             out.push(self.delete(live, id));
         }
         out
+    }
+
+    /// Tags an untagged live rule as this desired rule (and aligns its description).
+    fn adopt(&self, live: &LiveRule, w: &Wanted, want_tags: &BTreeMap<String, String>) -> Change {
+        let d = w.rule;
+        let mut ops = Self::tag_ops(&live.rule_id, &live.tags, want_tags);
+        if live.spec.description != d.spec.description {
+            ops.push(Op::Modify {
+                rule_id: live.rule_id.clone(),
+                spec: d.spec.clone(),
+            });
+        }
+        self.change(&d.id, Action::Adopt, Some(live), Some(w), ops)
     }
 
     fn delete(&self, live: &LiveRule, id: &str) -> Change {
@@ -571,6 +602,9 @@ impl GroupCtx<'_> {
         for r in &self.group.rules {
             *count.entry(family(&r.spec)).or_default() += 1;
         }
+        // A group already over the quota (raised in AWS, say) is only an error where the
+        // change adds to it.
+        let now = count.clone();
         for c in changes {
             for op in &c.ops {
                 match op {
@@ -589,7 +623,7 @@ impl GroupCtx<'_> {
         let quota = self.config.quotas.rules_per_group as i64;
         let over: Vec<String> = count
             .iter()
-            .filter(|(_, n)| **n > quota)
+            .filter(|(k, n)| **n > quota && **n > now.get(*k).copied().unwrap_or(0))
             .map(|((dir, v6), n)| format!("{n} {dir} {} rules", if *v6 { "IPv6" } else { "IPv4" }))
             .collect();
         if over.is_empty() {

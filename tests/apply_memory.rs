@@ -673,9 +673,6 @@ async fn apply_then_plan_again_is_empty() {
 }
 
 #[tokio::test]
-#[ignore = "bug: apply authorizes creates before it modifies or replaces; a new rule that takes \
-            the old ports of a rule being changed gets InvalidPermission.Duplicate from the old \
-            rule and is reported `converged`, but is never created"]
 async fn a_new_rule_may_take_the_old_place_of_an_updated_rule() {
     let cfg = config();
     // b moves from 443 to 8443, and a new rule a takes 443.
@@ -698,9 +695,6 @@ async fn a_new_rule_may_take_the_old_place_of_an_updated_rule() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a new rule that takes the old place of a rule replaced because its direction \
-            changed is authorized before the old rule is revoked: Duplicate, reported \
-            `converged`, then the old rule is revoked and the new one never exists"]
 async fn a_new_rule_may_take_the_old_place_of_a_replaced_rule() {
     let cfg = config();
     let d = desired()
@@ -718,9 +712,6 @@ async fn a_new_rule_may_take_the_old_place_of_a_replaced_rule() {
 }
 
 #[tokio::test]
-#[ignore = "bug: a managed rule updated to the meaning of an untagged rule (same direction, \
-            protocol, ports and peer) is planned as a modify, which AWS refuses as a duplicate \
-            on every run; adopting the untagged rule and revoking the managed one converges"]
 async fn an_update_onto_an_untagged_rule_converges() {
     let cfg = config();
     let d = desired().group(G, vec![rule("a").port(443)]).build();

@@ -550,7 +550,7 @@ fn a_clean_repository_exits_zero_and_counts_rules_and_files() {
     );
     let run = repo.validate();
     run.assert_code(0);
-    assert_eq!(run.stderr, "ok: 1 rules in 2 files\n");
+    assert_eq!(run.stderr, "ok: 1 rule in 2 files\n");
     assert_eq!(run.stdout, "");
 }
 
@@ -581,7 +581,7 @@ fn warnings_alone_exit_zero() {
     let run = Repo::with_corpus_file("expired-is-a-warning.yaml").validate();
     run.assert_code(0);
     assert!(
-        run.stderr.ends_with("ok: 1 rules in 1 files, 1 warning\n"),
+        run.stderr.ends_with("ok: 1 rule in 1 file, 1 warning\n"),
         "{}",
         run.stderr
     );

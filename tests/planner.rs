@@ -886,9 +886,6 @@ fn quota_counts_prefix_lists_and_group_references_with_ipv4() {
 }
 
 #[test]
-#[ignore = "bug: a group already over quotas.rules_per_group (say the account's quota was raised) \
-            is a plan error for its whole account and region even when the plan adds no rule to \
-            it, though apply cannot then hit RulesPerSecurityGroupLimitExceeded"]
 fn a_group_over_the_quota_that_the_plan_does_not_grow_is_no_error() {
     let cfg = quota_config(3);
     let d = desired().group(G, vec![rule("a")]).build();
@@ -1091,8 +1088,6 @@ fn input_order_does_not_change_the_plan() {
 }
 
 #[test]
-#[ignore = "bug: plan() hashes and matches live rules in the order the reader returned them; \
-            the same live rules in another order give another fingerprint"]
 fn live_rule_order_does_not_change_the_plan() {
     let cfg = config();
     let (d, live) = busy_world();
@@ -1162,8 +1157,6 @@ fn fingerprint_follows_desired_and_live_state_only() {
 }
 
 #[test]
-#[ignore = "bug: the fingerprint leaves out sgops.yaml rule_tags, which change every desired \
-            rule's tags, so `apply --plan` does not see such a plan as stale"]
 fn fingerprint_follows_rule_tags() {
     let cfg = config();
     let (d, live) = busy_world();

@@ -175,39 +175,6 @@ fn group_strategy() -> impl Strategy<Value = GroupCase> {
         })
 }
 
-/// Drops desired rules that would run into the known apply-order bugs (see the ignored tests
-/// in tests/apply_memory.rs): a desired rule whose meaning is held by a live rule that another
-/// desired rule will move away, or by an untagged rule while its own managed rule is changed.
-fn avoid_known_bugs(g: &mut GroupCase) {
-    loop {
-        let active: BTreeSet<&str> = g.want.iter().filter(|w| !w.expired).map(|w| w.id).collect();
-        let tag_of = |t: &BTreeMap<String, String>| t.get(RULE_TAG).cloned();
-        let bad = g.want.iter().position(|w| {
-            if w.expired {
-                return false;
-            }
-            let has_own = g
-                .have
-                .iter()
-                .any(|(_, t)| tag_of(t).as_deref() == Some(w.id));
-            g.have.iter().any(|(s, t)| {
-                s.meaning() == w.spec.meaning()
-                    && match tag_of(t) {
-                        Some(id) if id == w.id => false,
-                        Some(id) => active.contains(id.as_str()),
-                        None => has_own,
-                    }
-            })
-        });
-        match bad {
-            Some(i) => {
-                g.want.remove(i);
-            }
-            None => return,
-        }
-    }
-}
-
 /// MemEc2 that, like AWS, refuses a modify that would make two rules of a group the same.
 struct Strict<'a>(&'a MemEc2);
 
@@ -334,10 +301,6 @@ fn check(
     orphan: Vec<(RuleSpec, BTreeMap<String, String>)>,
 ) -> Result<(), TestCaseError> {
     let cfg = config();
-    let mut g1 = g1;
-    let mut g2 = g2;
-    avoid_known_bugs(&mut g1);
-    avoid_known_bugs(&mut g2);
     let d = desired_of(&g1, &g2);
 
     let mem = MemEc2::default();
@@ -453,16 +416,14 @@ fn the_generator_reaches_every_action() {
     let mut runner = TestRunner::deterministic();
     let mut seen = BTreeSet::new();
     for _ in 0..256 {
-        let mut g1 = group_strategy()
+        let g1 = group_strategy()
             .new_tree(&mut runner)
             .expect("tree")
             .current();
-        let mut g2 = group_strategy()
+        let g2 = group_strategy()
             .new_tree(&mut runner)
             .expect("tree")
             .current();
-        avoid_known_bugs(&mut g1);
-        avoid_known_bugs(&mut g2);
         let d = desired_of(&g1, &g2);
         let mem = MemEc2::default();
         mem.add_group(G1, "g1", VPC);

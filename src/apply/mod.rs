@@ -7,12 +7,12 @@
 
 pub mod aws;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
 use crate::plan::{Action, Change, Op, Plan, PlanError};
-use crate::rules::{Direction, RuleSpec};
+use crate::rules::{Direction, Meaning, RuleSpec};
 
 /// A failed write, with AWS's error code when there is one.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,19 +201,34 @@ pub async fn apply_group<W: Ec2Write>(
     }
 
     // 2. Authorize: one call per rule, so each carries its own sgops:rule tag from birth.
-    for (i, c) in changes.iter().enumerate() {
-        for op in &c.ops {
-            if let Op::Authorize { spec, tags } = op {
-                match ec2.authorize(group_id, spec, tags).await {
-                    Ok(id) => t.new_id[i] = id,
-                    Err(e) if e.is(DUPLICATE) => {
-                        t.converge(i, "the rule already existed (InvalidPermission.Duplicate)")
-                    }
-                    Err(e) => t.fail(i, &e),
-                }
-            }
+    // A new rule that takes the old place of a rule being modified or replaced must wait
+    // for that rule to move: AWS refuses two rules with the same meaning in one group.
+    let moved = |action: Action| -> HashSet<Meaning> {
+        changes
+            .iter()
+            .filter(|c| {
+                c.action == action || (action == Action::Update && c.action == Action::Adopt)
+            })
+            .filter_map(|c| {
+                let before = c.before.as_ref()?.spec().ok()?.meaning();
+                let after = c.after.as_ref()?.spec().ok()?.meaning();
+                (before != after).then_some(before)
+            })
+            .collect()
+    };
+    let after_modify = moved(Action::Update);
+    let after_replace = moved(Action::Replace);
+    let phase = |spec: &RuleSpec| {
+        let m = spec.meaning();
+        if after_replace.contains(&m) {
+            Phase::AfterReplace
+        } else if after_modify.contains(&m) {
+            Phase::AfterModify
+        } else {
+            Phase::First
         }
-    }
+    };
+    authorize(ec2, group_id, changes, &phase, Phase::First, &mut t).await;
 
     // 3. Modify in place: one call for the group; on failure, one by one to find the culprit.
     let mods: Vec<(usize, String, RuleSpec)> = changes
@@ -240,6 +255,8 @@ pub async fn apply_group<W: Ec2Write>(
             }
         }
     }
+
+    authorize(ec2, group_id, changes, &phase, Phase::AfterModify, &mut t).await;
 
     // 4. Tags: one call per distinct tag set (rule_tags changes batch across rules).
     let mut creates: BTreeMap<&BTreeMap<String, String>, Vec<(usize, String)>> = BTreeMap::new();
@@ -290,6 +307,7 @@ pub async fn apply_group<W: Ec2Write>(
             .collect();
         revoke_batch(ec2, group_id, dir, &items, &mut t).await;
     }
+    authorize(ec2, group_id, changes, &phase, Phase::AfterReplace, &mut t).await;
 
     changes
         .iter()
@@ -301,6 +319,41 @@ pub async fn apply_group<W: Ec2Write>(
             new_rule_id: t.new_id[i].take(),
         })
         .collect()
+}
+
+/// When an authorize runs: first, or once the rule holding its meaning has moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    First,
+    AfterModify,
+    AfterReplace,
+}
+
+/// Runs the authorizes of `now`, one call per rule.
+async fn authorize<W: Ec2Write>(
+    ec2: &W,
+    group_id: &str,
+    changes: &[Change],
+    phase: &impl Fn(&RuleSpec) -> Phase,
+    now: Phase,
+    t: &mut Tracker,
+) {
+    for (i, c) in changes.iter().enumerate() {
+        for op in &c.ops {
+            if let Op::Authorize { spec, tags } = op {
+                if phase(spec) != now || t.status[i] == Status::Failed {
+                    continue;
+                }
+                match ec2.authorize(group_id, spec, tags).await {
+                    Ok(id) => t.new_id[i] = id,
+                    Err(e) if e.is(DUPLICATE) => {
+                        t.converge(i, "the rule already existed (InvalidPermission.Duplicate)")
+                    }
+                    Err(e) => t.fail(i, &e),
+                }
+            }
+        }
+    }
 }
 
 /// Revokes in one call; if AWS refuses the batch, one by one, treating "gone" as done.

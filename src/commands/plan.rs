@@ -135,7 +135,16 @@ pub fn plan(config: &Path, rules: &Path, today: Date, args: &PlanArgs) -> Result
 pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Result<Exit, Error> {
     // Fail before touching AWS when the result could not be posted anyway.
     let github = if args.comment {
-        Some(GitHub::from_env()?)
+        let sha = std::env::var("GITHUB_SHA")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                Error::Usage(
+                    "apply --comment needs GITHUB_SHA (the merge commit); nothing was changed"
+                        .into(),
+                )
+            })?;
+        Some((GitHub::from_env()?, sha))
     } else {
         None
     };
@@ -208,8 +217,8 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
     if args.stats {
         eprint!("{}", p.aws.calls.snapshot().render());
     }
-    if let Some(gh) = github {
-        rt.block_on(post_apply(&gh, &report))?;
+    if let Some((gh, sha)) = github {
+        rt.block_on(post_apply(&gh, &sha, &report))?;
     }
     if report.is_success() {
         Ok(Exit::Ok)
@@ -226,24 +235,14 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
 }
 
 /// Posts the apply result to the pull request merged as `GITHUB_SHA`.
-async fn post_apply(gh: &GitHub, report: &ApplyReport) -> Result<(), Error> {
-    let sha = std::env::var("GITHUB_SHA")
-        .ok()
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| {
-            Error::Usage("apply --comment needs GITHUB_SHA (the merge commit)".into())
-        })?;
-    let Some(pr) = gh.merged_pull_request(&sha).await? else {
+async fn post_apply(gh: &GitHub, sha: &str, report: &ApplyReport) -> Result<(), Error> {
+    let Some(pr) = gh.merged_pull_request(sha).await? else {
         eprintln!("warning: no pull request was merged as {sha}; the apply result is not posted");
         return Ok(());
     };
     let body = format!(
         "{APPLY_MARKER}\n{}",
-        render::apply_markdown(
-            report,
-            Some(&sha),
-            COMMENT_LIMIT - APPLY_MARKER.len() - 1024
-        )
+        render::apply_markdown(report, Some(sha), COMMENT_LIMIT - APPLY_MARKER.len() - 1024)
     );
     let done = gh.upsert_comment(pr, APPLY_MARKER, &body).await?;
     eprintln!("apply result posted to #{pr} ({done:?})");

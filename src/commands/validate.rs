@@ -19,16 +19,19 @@ pub fn run(config: &Path, rules: &Path, today: Date) -> Result<Exit, Error> {
         });
     }
     eprintln!(
-        "ok: {} rules in {} files{}",
-        repo.desired.rule_count(),
-        repo.desired.files.len(),
+        "ok: {} in {}{}",
+        plural(repo.desired.rule_count(), "rule"),
+        plural(repo.desired.files.len(), "file"),
         match c.warnings {
             0 => String::new(),
-            1 => ", 1 warning".into(),
-            n => format!(", {n} warnings"),
+            n => format!(", {}", plural(n, "warning")),
         }
     );
     Ok(Exit::Ok)
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Prints every diagnostic on standard error, and as workflow annotations on standard

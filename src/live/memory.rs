@@ -205,9 +205,23 @@ impl Ec2Write for MemEc2 {
                 .groups
                 .get_mut(group_id)
                 .ok_or_else(|| err("InvalidGroup.NotFound", group_id))?;
-            for (id, _) in rules {
-                if !g.2.iter().any(|r| &r.rule_id == id) {
+            for (id, spec) in rules {
+                let Some(r) = g.2.iter().find(|r| &r.rule_id == id) else {
                     return Err(err("InvalidSecurityGroupRuleId.NotFound", id.clone()));
+                };
+                // Like AWS: a rule cannot be moved onto the meaning another rule holds.
+                let moved = RuleSpec {
+                    direction: r.spec.direction,
+                    ..spec.clone()
+                };
+                if g.2
+                    .iter()
+                    .any(|o| &o.rule_id != id && o.spec.meaning() == moved.meaning())
+                {
+                    return Err(err(
+                        "InvalidPermission.Duplicate",
+                        "the rule already exists",
+                    ));
                 }
             }
             for (id, spec) in rules {

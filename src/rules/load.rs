@@ -145,7 +145,7 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, std::path::PathBuf
 
 /// Parses one rule file's text. `None` when its structure is unusable; field problems
 /// are pushed to `diags` and the rest of the file is still checked.
-pub(crate) fn parse_file(
+pub fn parse_file(
     path: &str,
     text: &str,
     account: &str,

@@ -16,11 +16,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::diag::Pos;
 
+pub use check::cross_file;
 pub use check::{
     check_aws_tag, check_description, is_resource_id as check_resource_id, is_valid_region,
     is_valid_rule_id,
 };
-pub use load::{LoadOptions, load_tree};
+pub use load::{LoadOptions, load_tree, parse_file};
 pub use raw::RULE_KEYS;
 
 /// Which way traffic flows through a rule.
