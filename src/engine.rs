@@ -53,7 +53,7 @@ impl Progress {
                 b.set_message(format!("{} {}", t.account, t.region));
                 b.inc(1);
             }
-            None => tracing::info!("{} {t}: {outcome}", self.verb),
+            None => eprintln!("{} {t}: {outcome}", self.verb),
         }
     }
 
@@ -255,7 +255,17 @@ pub async fn apply(
                     }
                 };
                 if let Some(t) = &target {
-                    progress.done(t, "applied");
+                    let failed = results
+                        .iter()
+                        .filter(|r| {
+                            matches!(r.status, apply::Status::Failed | apply::Status::Skipped)
+                        })
+                        .count();
+                    let outcome = match failed {
+                        0 => format!("{} changes applied", results.len()),
+                        n => format!("{} changes, {n} failed or skipped", results.len()),
+                    };
+                    progress.done(t, &outcome);
                 }
                 results
             }
