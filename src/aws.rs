@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_ec2::config::retry::{RetryPartition, TokenBucket};
 use aws_sdk_ec2::config::{Credentials, Region};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -277,10 +278,22 @@ impl Aws {
 
 impl Session {
     /// An EC2 client in this account and region, counting its calls.
+    ///
+    /// Its retries are bounded by `AWS_MAX_ATTEMPTS` and backoff, not by the SDK's retry
+    /// quota: by default that is one bucket for all EC2 calls of the process (500 tokens, 5 to
+    /// 10 lost for good per retry after the first), so faults in some accounts would stop
+    /// retries everywhere after a few hundred. Calls run one at a time per account × region,
+    /// which gets its own partition (and, in adaptive mode, its own rate limiter, as AWS
+    /// throttles per account and region).
     pub fn ec2(&self) -> aws_sdk_ec2::Client {
+        let partition =
+            RetryPartition::custom(format!("sgops-ec2-{}-{}", self.account_id, self.region))
+                .token_bucket(TokenBucket::unlimited())
+                .build();
         let conf = aws_sdk_ec2::config::Builder::from(&self.config)
             .region(Region::new(self.region.clone()))
             .credentials_provider(self.credentials.clone())
+            .retry_partition(partition)
             .interceptor(CountCalls(self.calls.clone()))
             .build();
         aws_sdk_ec2::Client::from_conf(conf)
