@@ -239,9 +239,7 @@ pub async fn apply(
                         }
                         let mut out = Vec::new();
                         for (group, cs) in by_group {
-                            let r = apply::apply_group(ec2, group, &cs).await;
-                            r.iter().for_each(on_result);
-                            out.extend(r);
+                            out.extend(apply::apply_group_with(ec2, group, &cs, on_result).await);
                         }
                         out
                     }

@@ -281,11 +281,8 @@ async fn unassumable_role_fails_only_its_account() {
     }
 }
 
-/// Known gap (see the report of the fault-tolerance work): on standard error a failed
-/// account is only counted ("1 account/region errors"), never named (with `-v`, only a bare
-/// "reading <account> (<id>) <region>: failed" progress line).
+/// Standard error names each account that failed, with the reason.
 #[tokio::test]
-#[ignore = "known gap: apply's error summary on stderr does not name the failed accounts"]
 async fn unassumable_role_is_named_on_stderr() {
     let w = world(&["good", "locked"], 1, "").await;
     let proxy = FaultProxy::start(&["--deny-assume", &w.accounts[1].id]);
@@ -415,12 +412,9 @@ async fn apply_killed_midway_converges_on_rerun() {
     assert_converged(&w).await;
 }
 
-/// Known gap (see the report of the fault-tolerance work): results are journaled per
-/// security group, when the whole group is done, so rules created in a group that was
-/// interrupted are missing from the journal although the README promises every result
-/// "the moment it lands". Run with `--ignored` once the engine journals per change.
+/// Results are journaled per change as its last write lands: rules created in a group that
+/// was interrupted are in the journal.
 #[tokio::test]
-#[ignore = "known bug: the journal is written per security group, not per change"]
 async fn journal_lists_rules_created_before_a_kill() {
     let w = world(&["alpha"], 8, "").await;
     let after = kill_apply_when(&w, "100", |live| live[0].len() >= 2).await;

@@ -144,14 +144,33 @@ impl ApplyReport {
     }
 }
 
-/// Per-change outcome while a group is being applied.
-struct Tracker {
+/// The steps of a group's apply, in order. A change is finished after the last step that
+/// holds one of its writes; its result is reported right then.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Step {
+    Deletes,
+    Authorize,
+    Modify,
+    /// Authorizes of rules that take the old place of a modified rule.
+    AuthorizeAfterModify,
+    Tags,
+    ReplacedRevokes,
+    /// Authorizes of rules that take the old place of a replaced rule.
+    AuthorizeAfterReplace,
+}
+
+/// Per-change outcome while a group is being applied, reported as each change finishes.
+struct Tracker<'a> {
+    changes: &'a [Change],
     status: Vec<Status>,
     message: Vec<Option<String>>,
     new_id: Vec<Option<String>>,
+    last: Vec<Step>,
+    reported: Vec<bool>,
+    on_result: &'a (dyn Fn(&ChangeResult) + Sync),
 }
 
-impl Tracker {
+impl Tracker<'_> {
     fn fail(&mut self, i: usize, e: &WriteError) {
         self.status[i] = Status::Failed;
         let m = match &e.code {
@@ -167,6 +186,30 @@ impl Tracker {
             self.message[i] = Some(note.to_string());
         }
     }
+
+    fn result(&self, i: usize) -> ChangeResult {
+        ChangeResult {
+            change: self.changes[i].clone(),
+            status: self.status[i],
+            message: self.message[i].clone(),
+            new_rule_id: self.new_id[i].clone(),
+        }
+    }
+
+    /// Reports change `i` if `done` was its last step (or it failed).
+    fn settle_one(&mut self, i: usize, done: Step) {
+        if !self.reported[i] && (self.last[i] <= done || self.status[i] == Status::Failed) {
+            self.reported[i] = true;
+            (self.on_result)(&self.result(i));
+        }
+    }
+
+    /// Reports every change finished by the end of `done`.
+    fn settle(&mut self, done: Step) {
+        for i in 0..self.changes.len() {
+            self.settle_one(i, done);
+        }
+    }
 }
 
 /// Applies the changes of one security group. `changes` all belong to `group_id`.
@@ -175,32 +218,17 @@ pub async fn apply_group<W: Ec2Write>(
     group_id: &str,
     changes: &[Change],
 ) -> Vec<ChangeResult> {
-    let n = changes.len();
-    let mut t = Tracker {
-        status: vec![Status::Applied; n],
-        message: vec![None; n],
-        new_id: vec![None; n],
-    };
+    apply_group_with(ec2, group_id, changes, &|_| {}).await
+}
 
-    // 1. Revoke what is no longer desired, per direction, in one call each.
-    for dir in [Direction::Ingress, Direction::Egress] {
-        let items: Vec<(usize, String)> = changes
-            .iter()
-            .enumerate()
-            .filter(|(_, c)| c.action == Action::Delete)
-            .flat_map(|(i, c)| {
-                c.ops.iter().filter_map(move |o| match o {
-                    Op::Revoke { direction, rule_id } if *direction == dir => {
-                        Some((i, rule_id.clone()))
-                    }
-                    _ => None,
-                })
-            })
-            .collect();
-        revoke_batch(ec2, group_id, dir, &items, &mut t).await;
-    }
-
-    // 2. Authorize: one call per rule, so each carries its own sgops:rule tag from birth.
+/// As [`apply_group`], handing each change's result to `on_result` the moment its last
+/// write lands (the journal), so an apply killed midway still leaves what it did.
+pub async fn apply_group_with<W: Ec2Write>(
+    ec2: &W,
+    group_id: &str,
+    changes: &[Change],
+    on_result: &(dyn Fn(&ChangeResult) + Sync),
+) -> Vec<ChangeResult> {
     // A new rule that takes the old place of a rule being modified or replaced must wait
     // for that rule to move: AWS refuses two rules with the same meaning in one group.
     let moved = |action: Action| -> HashSet<Meaning> {
@@ -218,17 +246,52 @@ pub async fn apply_group<W: Ec2Write>(
     };
     let after_modify = moved(Action::Update);
     let after_replace = moved(Action::Replace);
-    let phase = |spec: &RuleSpec| {
+    let authorize_step = |spec: &RuleSpec| {
         let m = spec.meaning();
         if after_replace.contains(&m) {
-            Phase::AfterReplace
+            Step::AuthorizeAfterReplace
         } else if after_modify.contains(&m) {
-            Phase::AfterModify
+            Step::AuthorizeAfterModify
         } else {
-            Phase::First
+            Step::Authorize
         }
     };
-    authorize(ec2, group_id, changes, &phase, Phase::First, &mut t).await;
+    let last = changes
+        .iter()
+        .map(|c| {
+            c.ops
+                .iter()
+                .map(|op| match op {
+                    Op::Revoke { .. } if c.action == Action::Delete => Step::Deletes,
+                    Op::Revoke { .. } => Step::ReplacedRevokes,
+                    Op::Authorize { spec, .. } => authorize_step(spec),
+                    Op::Modify { .. } => Step::Modify,
+                    Op::CreateTags { .. } | Op::DeleteTags { .. } => Step::Tags,
+                })
+                .max()
+                .unwrap_or(Step::Deletes)
+        })
+        .collect();
+    let n = changes.len();
+    let mut t = Tracker {
+        changes,
+        status: vec![Status::Applied; n],
+        message: vec![None; n],
+        new_id: vec![None; n],
+        last,
+        reported: vec![false; n],
+        on_result,
+    };
+
+    // 1. Revoke what is no longer desired, per direction, in one call each.
+    for dir in [Direction::Ingress, Direction::Egress] {
+        let items = revokes(changes, dir, |c| c.action == Action::Delete, &t);
+        revoke_batch(ec2, group_id, dir, &items, &mut t).await;
+    }
+    t.settle(Step::Deletes);
+
+    // 2. Authorize: one call per rule, so each carries its own sgops:rule tag from birth.
+    authorize(ec2, group_id, &authorize_step, Step::Authorize, &mut t).await;
 
     // 3. Modify in place: one call for the group; on failure, one by one to find the culprit.
     let mods: Vec<(usize, String, RuleSpec)> = changes
@@ -255,8 +318,15 @@ pub async fn apply_group<W: Ec2Write>(
             }
         }
     }
-
-    authorize(ec2, group_id, changes, &phase, Phase::AfterModify, &mut t).await;
+    t.settle(Step::Modify);
+    authorize(
+        ec2,
+        group_id,
+        &authorize_step,
+        Step::AuthorizeAfterModify,
+        &mut t,
+    )
+    .await;
 
     // 4. Tags: one call per distinct tag set (rule_tags changes batch across rules).
     let mut creates: BTreeMap<&BTreeMap<String, String>, Vec<(usize, String)>> = BTreeMap::new();
@@ -289,59 +359,64 @@ pub async fn apply_group<W: Ec2Write>(
             items.iter().for_each(|(i, _)| t.fail(*i, &e));
         }
     }
+    t.settle(Step::Tags);
 
     // 5. Break after make: revoke replaced rules whose successor now exists.
     for dir in [Direction::Ingress, Direction::Egress] {
-        let items: Vec<(usize, String)> = changes
-            .iter()
-            .enumerate()
-            .filter(|(i, c)| c.action == Action::Replace && t.status[*i] != Status::Failed)
-            .flat_map(|(i, c)| {
-                c.ops.iter().filter_map(move |o| match o {
-                    Op::Revoke { direction, rule_id } if *direction == dir => {
-                        Some((i, rule_id.clone()))
-                    }
-                    _ => None,
-                })
-            })
-            .collect();
+        let items = revokes(changes, dir, |c| c.action == Action::Replace, &t);
         revoke_batch(ec2, group_id, dir, &items, &mut t).await;
     }
-    authorize(ec2, group_id, changes, &phase, Phase::AfterReplace, &mut t).await;
+    t.settle(Step::ReplacedRevokes);
+    authorize(
+        ec2,
+        group_id,
+        &authorize_step,
+        Step::AuthorizeAfterReplace,
+        &mut t,
+    )
+    .await;
+    t.settle(Step::AuthorizeAfterReplace);
 
+    (0..n).map(|i| t.result(i)).collect()
+}
+
+/// `(change, rule id)` of the revokes in `dir` of the changes `which` selects and that
+/// have not failed.
+fn revokes(
+    changes: &[Change],
+    dir: Direction,
+    which: impl Fn(&Change) -> bool,
+    t: &Tracker<'_>,
+) -> Vec<(usize, String)> {
     changes
         .iter()
         .enumerate()
-        .map(|(i, c)| ChangeResult {
-            change: c.clone(),
-            status: t.status[i],
-            message: t.message[i].take(),
-            new_rule_id: t.new_id[i].take(),
+        .filter(|(i, c)| which(c) && t.status[*i] != Status::Failed)
+        .flat_map(|(i, c)| {
+            c.ops.iter().filter_map(move |o| match o {
+                Op::Revoke { direction, rule_id } if *direction == dir => {
+                    Some((i, rule_id.clone()))
+                }
+                _ => None,
+            })
         })
         .collect()
 }
 
-/// When an authorize runs: first, or once the rule holding its meaning has moved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    First,
-    AfterModify,
-    AfterReplace,
-}
-
-/// Runs the authorizes of `now`, one call per rule.
+/// Runs the authorizes that belong to step `now`, one call per rule, reporting each
+/// change whose last write this was.
 async fn authorize<W: Ec2Write>(
     ec2: &W,
     group_id: &str,
-    changes: &[Change],
-    phase: &impl Fn(&RuleSpec) -> Phase,
-    now: Phase,
-    t: &mut Tracker,
+    step_of: &impl Fn(&RuleSpec) -> Step,
+    now: Step,
+    t: &mut Tracker<'_>,
 ) {
+    let changes = t.changes;
     for (i, c) in changes.iter().enumerate() {
         for op in &c.ops {
             if let Op::Authorize { spec, tags } = op {
-                if phase(spec) != now || t.status[i] == Status::Failed {
+                if step_of(spec) != now || t.status[i] == Status::Failed {
                     continue;
                 }
                 match ec2.authorize(group_id, spec, tags).await {
@@ -351,6 +426,7 @@ async fn authorize<W: Ec2Write>(
                     }
                     Err(e) => t.fail(i, &e),
                 }
+                t.settle_one(i, now);
             }
         }
     }
@@ -362,7 +438,7 @@ async fn revoke_batch<W: Ec2Write>(
     group_id: &str,
     dir: Direction,
     items: &[(usize, String)],
-    t: &mut Tracker,
+    t: &mut Tracker<'_>,
 ) {
     if items.is_empty() {
         return;

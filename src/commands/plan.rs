@@ -114,10 +114,7 @@ pub fn plan(config: &Path, rules: &Path, today: Date, args: &PlanArgs) -> Result
         );
     }
     Ok(if !plan.errors.is_empty() {
-        eprintln!(
-            "error: {} account/region errors (see the plan)",
-            plan.errors.len()
-        );
+        eprint!("{}", errors_text(&plan.errors));
         Exit::Error
     } else if plan.summary.denied > 0 {
         eprintln!(
@@ -223,6 +220,7 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
     if report.is_success() {
         Ok(Exit::Ok)
     } else {
+        eprint!("{}", errors_text(&report.errors));
         eprintln!(
             "error: apply incomplete: {} failed, {} skipped, {} account/region errors; the journal {} lists every change made",
             report.summary.failed,
@@ -232,6 +230,14 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
         );
         Ok(Exit::Error)
     }
+}
+
+/// One line per account × region that could not be planned, for standard error.
+fn errors_text(errors: &[crate::plan::PlanError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("error: {} {}: {}\n", e.account, e.region, e.message))
+        .collect()
 }
 
 /// Posts the apply result to the pull request merged as `GITHUB_SHA`.
