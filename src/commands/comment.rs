@@ -60,10 +60,7 @@ pub fn run(args: &CommentArgs) -> Result<Exit, Error> {
                 source,
             })?;
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let rt = super::runtime()?;
     let done = rt.block_on(gh.upsert_comment(args.pr, PLAN_MARKER, &body))?;
     let what = match done {
         Upsert::Created(id) => format!("created comment {id}"),

@@ -6,48 +6,22 @@ use jiff::civil::Date;
 
 use crate::aws::Aws;
 use crate::cli::ImportArgs;
-use crate::config;
-use crate::diag::{self, Sources};
 use crate::error::{Error, Exit};
 use crate::import::{ImportOptions, rule_file};
 use crate::live::LiveRead;
 use crate::live::aws::AwsEc2;
-use crate::rules::{GroupRef, check_resource_id, is_valid_region};
+use crate::rules::{GroupRef, check_resource_id};
 
 pub fn run(config_path: &Path, today: Date, args: &ImportArgs) -> Result<Exit, Error> {
-    let mut sources = Sources::default();
-    let cfg = config::load(config_path, &mut sources).map_err(|d| {
-        for x in &d {
-            eprint!("{}", diag::render(x, &sources));
-        }
-        Error::Invalid {
-            errors: d.len(),
-            guardrails: 0,
-        }
-    })?;
-    let (name, account) = cfg.account(&args.account).ok_or_else(|| {
-        Error::Usage(format!(
-            "unknown account `{}`: use a name from sgops.yaml ({}) or its 12-digit id",
-            args.account,
-            cfg.accounts.keys().cloned().collect::<Vec<_>>().join(", ")
-        ))
-    })?;
-    if !is_valid_region(&args.region) {
-        return Err(Error::Usage(format!(
-            "`{}` is not an AWS region name (like us-east-1)",
-            args.region
-        )));
-    }
+    let cfg = super::load_config(config_path)?;
+    let (name, account) = super::account_in(&cfg, &args.account, &args.region)?;
     if !check_resource_id(&args.security_group, "sg-") {
         return Err(Error::Usage(format!(
             "`{}` is not a security group id (sg- and 8 or 17 hex digits)",
             args.security_group
         )));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let rt = super::runtime()?;
     let group = GroupRef::Id(args.security_group.clone());
     let live = rt.block_on(async {
         let aws = Aws::load(&cfg).await;

@@ -11,29 +11,14 @@ use std::path::Path;
 use crate::allowlist;
 use crate::aws::{Aws, AwsError};
 use crate::cli::InvokeArgs;
-use crate::config::{self, Config};
-use crate::diag::{self, Sources};
 use crate::error::{Error, Exit};
 use crate::invoke::{self, Action, Outcome};
-use crate::rules::is_valid_region;
 
-use super::print_stdout;
+use super::{account_in, load_config, print_stdout};
 
 pub fn run(config_path: &Path, args: &InvokeArgs) -> Result<Exit, Error> {
     let cfg = load_config(config_path)?;
-    let (name, account) = cfg.account(&args.account).ok_or_else(|| {
-        Error::Usage(format!(
-            "unknown account `{}`: use a name from sgops.yaml ({}) or its 12-digit id",
-            args.account,
-            cfg.accounts.keys().cloned().collect::<Vec<_>>().join(", ")
-        ))
-    })?;
-    if !is_valid_region(&args.region) {
-        return Err(Error::Usage(format!(
-            "`{}` is not an AWS region name (like us-east-1)",
-            args.region
-        )));
-    }
+    let (name, account) = account_in(&cfg, &args.account, &args.region)?;
     if !is_service_name(&args.service) {
         // Not looked up: the name would address some other parameter under the prefix.
         return Err(Error::Policy(format!(
@@ -41,10 +26,7 @@ pub fn run(config_path: &Path, args: &InvokeArgs) -> Result<Exit, Error> {
             args.service
         )));
     }
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))?;
+    let rt = super::runtime()?;
     rt.block_on(async {
         let aws = Aws::load(&cfg).await;
         let ssm = aws.ssm(&cfg.allowlist.region);
@@ -111,20 +93,6 @@ pub fn run(config_path: &Path, args: &InvokeArgs) -> Result<Exit, Error> {
 }
 
 /// Only sgops.yaml is needed: the rules tree is not read.
-fn load_config(path: &Path) -> Result<Config, Error> {
-    let mut sources = Sources::default();
-    config::load(path, &mut sources).map_err(|d| {
-        for x in &d {
-            eprintln!("{}", diag::render(x, &sources));
-        }
-        let c = diag::count(&d);
-        Error::Invalid {
-            errors: c.errors,
-            guardrails: c.guardrails,
-        }
-    })
-}
-
 /// `[a-z0-9-]`, as boto3 names services; anything else would read another parameter.
 fn is_service_name(s: &str) -> bool {
     !s.is_empty()

@@ -40,6 +40,49 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
     }
 }
 
+/// The async runtime for commands that call AWS or GitHub.
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
+}
+
+/// Loads sgops.yaml alone (commands that act on one account need no rule files).
+fn load_config(path: &std::path::Path) -> Result<crate::config::Config, Error> {
+    let mut sources = crate::diag::Sources::default();
+    crate::config::load(path, &mut sources).map_err(|d| {
+        for x in &d {
+            eprintln!("{}", crate::diag::render(x, &sources));
+        }
+        let c = crate::diag::count(&d);
+        Error::Invalid {
+            errors: c.errors,
+            guardrails: c.guardrails,
+        }
+    })
+}
+
+/// The account named on the command line (name or id) and a checked region.
+fn account_in<'a>(
+    cfg: &'a crate::config::Config,
+    account: &str,
+    region: &str,
+) -> Result<(&'a str, &'a crate::config::Account), Error> {
+    let found = cfg.account(account).ok_or_else(|| {
+        Error::Usage(format!(
+            "unknown account `{account}`: use a name from sgops.yaml ({}) or its 12-digit id",
+            cfg.accounts.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))
+    })?;
+    if !crate::rules::is_valid_region(region) {
+        return Err(Error::Usage(format!(
+            "`{region}` is not an AWS region name (like us-east-1)"
+        )));
+    }
+    Ok(found)
+}
+
 /// Today's date in UTC; `SGOPS_TODAY=YYYY-MM-DD` pins it (reproducible plans and tests).
 fn today() -> Result<Date, Error> {
     match std::env::var("SGOPS_TODAY") {

@@ -15,7 +15,7 @@ use crate::plan::Plan;
 use crate::render;
 use crate::repo::Repo;
 
-use super::{print_stdout, validate};
+use super::{print_stdout, runtime, validate};
 
 /// Loads the repository; any error or guardrail violation stops before AWS is called.
 fn load(config: &Path, rules: &Path, today: Date) -> Result<Repo, Error> {
@@ -29,13 +29,6 @@ fn load(config: &Path, rules: &Path, today: Date) -> Result<Repo, Error> {
         });
     }
     Ok(repo)
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
 }
 
 /// Colour on a terminal unless NO_COLOR is set.
