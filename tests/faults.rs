@@ -421,9 +421,15 @@ async fn journal_lists_rules_created_before_a_kill() {
     let (lines, _) = journal(&w.repo.path().join("killed.jsonl"));
     let journaled: BTreeSet<&str> = lines.iter().map(|(_, r, _)| r.as_str()).collect();
     let live: BTreeSet<&str> = after[0].keys().map(String::as_str).collect();
-    assert_eq!(
-        journaled, live,
-        "every rule created before the kill is journaled"
+    // Writes in one group are sequential: at the kill at most one write can have landed in
+    // AWS without its reply reaching sgops. Everything else that landed is journaled.
+    assert!(
+        journaled.is_subset(&live),
+        "journal lists only what happened: {journaled:?} vs {live:?}"
+    );
+    assert!(
+        live.len() - journaled.len() <= 1 && !journaled.is_empty(),
+        "every rule created before the kill is journaled, but the one in flight: {journaled:?} vs {live:?}"
     );
 }
 
