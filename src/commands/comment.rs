@@ -14,17 +14,7 @@ const STEP_SUMMARY_LIMIT: usize = 900 * 1024;
 pub fn run(args: &CommentArgs) -> Result<Exit, Error> {
     let mut plans = Vec::new();
     for path in &args.plan {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: path.clone(),
-            source,
-        })?;
-        let plan: Plan = serde_json::from_str(&text).map_err(|e| {
-            Error::Usage(format!(
-                "{} is not a JSON plan from `sgops plan --out`: {e}",
-                path.display()
-            ))
-        })?;
-        plans.push(plan);
+        plans.push(super::read_plan(path)?);
     }
     let plan = Plan::merge(plans);
     let commit = args

@@ -40,6 +40,20 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
     }
 }
 
+/// Reads a JSON plan saved by `sgops plan --out`.
+fn read_plan(path: &std::path::Path) -> Result<crate::plan::Plan, Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    serde_json::from_str(&text).map_err(|e| {
+        Error::Usage(format!(
+            "{} is not a JSON plan from `sgops plan --out`: {e}",
+            path.display()
+        ))
+    })
+}
+
 /// The async runtime for commands that call AWS or GitHub.
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_multi_thread()

@@ -147,16 +147,7 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
         .as_ref()
         .ok_or_else(|| Error::Usage("no configuration".into()))?;
     if let Some(saved) = &args.plan {
-        let text = std::fs::read_to_string(saved).map_err(|source| Error::Read {
-            path: saved.clone(),
-            source,
-        })?;
-        let old: Plan = serde_json::from_str(&text).map_err(|e| {
-            Error::Usage(format!(
-                "{} is not a JSON plan from `sgops plan --out`: {e}",
-                saved.display()
-            ))
-        })?;
+        let old = super::read_plan(saved)?;
         if old.fingerprint != plan.fingerprint {
             return Err(Error::Policy(format!(
                 "stale plan: {} was made against other rules or live state ({}), now {}; run `sgops plan` again. Nothing was changed.",

@@ -19,6 +19,28 @@ struct State {
     writes: BTreeMap<String, u64>,
 }
 
+impl State {
+    /// Adds a rule with a fresh `sgr-` id and returns the id.
+    fn push_rule(
+        &mut self,
+        group_id: &str,
+        spec: RuleSpec,
+        tags: BTreeMap<String, String>,
+    ) -> String {
+        self.next_id += 1;
+        let rule_id = format!("sgr-{:017x}", self.next_id);
+        if let Some(g) = self.groups.get_mut(group_id) {
+            g.2.push(LiveRule {
+                rule_id: rule_id.clone(),
+                group_id: group_id.to_string(),
+                spec,
+                tags,
+            });
+        }
+        rule_id
+    }
+}
+
 /// One account × region in memory.
 #[derive(Debug, Default)]
 pub struct MemEc2 {
@@ -55,19 +77,7 @@ impl MemEc2 {
         spec: RuleSpec,
         tags: BTreeMap<String, String>,
     ) -> String {
-        self.with(|s| {
-            s.next_id += 1;
-            let rule_id = format!("sgr-{:017x}", s.next_id);
-            if let Some(g) = s.groups.get_mut(group_id) {
-                g.2.push(LiveRule {
-                    rule_id: rule_id.clone(),
-                    group_id: group_id.to_string(),
-                    spec,
-                    tags,
-                });
-            }
-            rule_id
-        })
+        self.with(|s| s.push_rule(group_id, spec, tags))
     }
 
     /// Every rule of a group, sorted.
@@ -157,17 +167,7 @@ impl Ec2Write for MemEc2 {
                     "the rule already exists",
                 ));
             }
-            s.next_id += 1;
-            let rule_id = format!("sgr-{:017x}", s.next_id);
-            if let Some(g) = s.groups.get_mut(group_id) {
-                g.2.push(LiveRule {
-                    rule_id: rule_id.clone(),
-                    group_id: group_id.to_string(),
-                    spec: spec.clone(),
-                    tags: tags.clone(),
-                });
-            }
-            Ok(Some(rule_id))
+            Ok(Some(s.push_rule(group_id, spec.clone(), tags.clone())))
         })
     }
 
