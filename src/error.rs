@@ -22,9 +22,6 @@ pub enum Error {
     #[error("{}", invalid_summary(*errors, *guardrails))]
     Invalid { errors: usize, guardrails: usize },
 
-    #[error("`sgops {0}` is not available in this version yet")]
-    NotBuilt(&'static str),
-
     #[error("cannot write {}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -103,7 +100,7 @@ mod tests {
             .exit(),
             Exit::Policy
         );
-        assert_eq!(Error::NotBuilt("x").exit(), Exit::Error);
+        assert_eq!(Error::Usage("x".into()).exit(), Exit::Error);
         assert_eq!(Error::Policy("stale".into()).exit(), Exit::Policy);
     }
 
