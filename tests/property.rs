@@ -11,7 +11,7 @@ use jiff::ToSpan;
 use proptest::prelude::*;
 use proptest::sample::select;
 use sgops::apply::{Ec2Write, Status, WriteError};
-use sgops::config::{Config, RULE_TAG};
+use sgops::config::RULE_TAG;
 use sgops::live::LiveRule;
 use sgops::live::memory::MemEc2;
 use sgops::render;
@@ -266,33 +266,6 @@ fn desired_of(g1: &GroupCase, g2: &GroupCase) -> Desired {
             rules(g2),
         )
         .build()
-}
-
-/// The managed rules of a group as `(id, spec, tags without aws:)`.
-fn managed(mem: &MemEc2, g: &str) -> Vec<(String, RuleSpec, BTreeMap<String, String>)> {
-    let mut v: Vec<_> = mem
-        .rules(g)
-        .into_iter()
-        .filter_map(|mut r| {
-            r.tags.retain(|k, _| !k.starts_with("aws:"));
-            Some((r.tags.get(RULE_TAG)?.clone(), r.spec, r.tags))
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-fn wanted(cfg: &Config, d: &Desired, g: &str) -> Vec<(String, RuleSpec, BTreeMap<String, String>)> {
-    let mut v: Vec<_> = d
-        .files
-        .iter()
-        .filter(|f| group_id(&f.group) == g)
-        .flat_map(|f| f.rules.iter())
-        .filter(|r| !r.is_expired(today()))
-        .map(|r| (r.id.clone(), r.spec.clone(), full_tags(cfg, r)))
-        .collect();
-    v.sort();
-    v
 }
 
 fn check(

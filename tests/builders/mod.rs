@@ -416,3 +416,35 @@ pub async fn apply_plan<W: Ec2Write>(ec2: &W, plan: &Plan) -> Vec<ChangeResult> 
     }
     out
 }
+
+/// The managed rules of a group as `(id, spec, tags)`, without AWS's own `aws:` tags.
+pub fn managed(mem: &MemEc2, g: &str) -> Vec<(String, RuleSpec, BTreeMap<String, String>)> {
+    let mut v: Vec<_> = mem
+        .rules(g)
+        .into_iter()
+        .filter_map(|mut r| {
+            r.tags.retain(|k, _| !k.starts_with("aws:"));
+            Some((r.tags.get(RULE_TAG)?.clone(), r.spec, r.tags))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// What the managed rules of `g` must be once `d` is applied.
+pub fn wanted(
+    cfg: &Config,
+    d: &Desired,
+    g: &str,
+) -> Vec<(String, RuleSpec, BTreeMap<String, String>)> {
+    let mut v: Vec<_> = d
+        .files
+        .iter()
+        .filter(|f| group_id(&f.group) == g)
+        .flat_map(|f| f.rules.iter())
+        .filter(|r| !r.is_expired(today()))
+        .map(|r| (r.id.clone(), r.spec.clone(), full_tags(cfg, r)))
+        .collect();
+    v.sort();
+    v
+}
