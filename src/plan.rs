@@ -445,83 +445,90 @@ impl GroupCtx<'_> {
     }
 
     /// Changes that turn the live group into the desired rules.
+    ///
+    /// Pairing, in order: a managed rule that already is the desired AWS rule (whatever id it
+    /// carries: renamed ids and swapped ids become re-tags, never a modify onto a rule that
+    /// exists); then the managed copy with the desired id (update or replace, or adoption of
+    /// an untagged twin); then an untagged twin (adopt); else a create. Managed rules left
+    /// unpaired are revoked.
     fn diff(&self, wanted: &[&Wanted]) -> Vec<Change> {
         let mut out = Vec::new();
-        let mut managed: BTreeMap<&str, Vec<&LiveRule>> = BTreeMap::new();
-        let mut unmanaged: Vec<&LiveRule> = Vec::new();
-        for r in &self.group.rules {
-            match r.tags.get(RULE_TAG) {
-                Some(id) => managed.entry(id.as_str()).or_default().push(r),
-                None => unmanaged.push(r),
+        let managed: Vec<&LiveRule> = self
+            .group
+            .rules
+            .iter()
+            .filter(|r| r.tags.contains_key(RULE_TAG))
+            .collect();
+        let unmanaged: Vec<&LiveRule> = self
+            .group
+            .rules
+            .iter()
+            .filter(|r| !r.tags.contains_key(RULE_TAG))
+            .collect();
+        let tag_of = |l: &LiveRule| l.tags.get(RULE_TAG).map_or("", String::as_str).to_string();
+        let mut used: BTreeSet<&str> = BTreeSet::new();
+        let mut pairs: Vec<Option<&LiveRule>> = vec![None; wanted.len()];
+
+        // 1. A managed rule that means the desired rule (desired meanings are unique, so the
+        //    pairing is too); the copy carrying the desired id first.
+        for (i, w) in wanted.iter().enumerate() {
+            let d = w.rule;
+            let same = |l: &&&LiveRule| {
+                l.spec.meaning() == d.spec.meaning() && !used.contains(l.rule_id.as_str())
+            };
+            let hit = managed
+                .iter()
+                .filter(same)
+                .find(|l| tag_of(l) == d.id)
+                .or_else(|| managed.iter().find(same))
+                .copied();
+            if let Some(l) = hit {
+                used.insert(&l.rule_id);
+                pairs[i] = Some(l);
             }
         }
-        let wanted_ids: BTreeSet<&str> = wanted.iter().map(|w| w.rule.id.as_str()).collect();
-        // Managed rules whose id is no longer desired: revoked, unless a new id means the
-        // same rule (a renamed id), which is then re-tagged instead of replaced.
-        let mut leftover: Vec<&LiveRule> = managed
-            .iter()
-            .filter(|(id, _)| !wanted_ids.contains(*id))
-            .flat_map(|(_, rs)| rs.iter().copied())
-            .collect();
-        let mut adopted: BTreeSet<&str> = BTreeSet::new();
-
-        for w in wanted {
+        for (i, w) in wanted.iter().enumerate() {
             let d = w.rule;
             let want_tags = self.full_tags(d);
-            let free_twin = |adopted: &BTreeSet<&str>| {
-                unmanaged.iter().copied().find(|l| {
-                    l.spec.meaning() == d.spec.meaning() && !adopted.contains(l.rule_id.as_str())
-                })
-            };
-            if let Some(lives) = managed.get(d.id.as_str()) {
-                // Keep the live copy closest to the desired rule; revoke extra copies.
-                let keep = lives
-                    .iter()
-                    .position(|l| l.spec == d.spec)
-                    .or_else(|| {
-                        lives
-                            .iter()
-                            .position(|l| l.spec.meaning() == d.spec.meaning())
-                    })
-                    .unwrap_or(0);
-                // An untagged rule already is the desired rule: AWS would refuse to move the
-                // managed copy onto it, so adopt it and revoke the managed copies.
-                let twin = (lives[keep].spec.meaning() != d.spec.meaning())
-                    .then(|| free_twin(&adopted))
-                    .flatten();
-                for (i, extra) in lives.iter().enumerate() {
-                    if i != keep || twin.is_some() {
-                        out.push(self.delete(extra, &d.id));
-                    }
-                }
-                if let Some(live) = twin {
-                    adopted.insert(&live.rule_id);
-                    out.push(self.adopt(live, w, &want_tags));
-                } else if let Some(c) = self.compare(lives[keep], w, &want_tags) {
-                    out.push(c);
-                }
-            } else if let Some(pos) = leftover
-                .iter()
-                .position(|l| l.spec.meaning() == d.spec.meaning())
-            {
-                let live = leftover.remove(pos);
+            if let Some(live) = pairs[i] {
                 if let Some(c) = self.compare(live, w, &want_tags) {
                     out.push(c);
                 }
-            } else if let Some(live) = free_twin(&adopted) {
-                adopted.insert(&live.rule_id);
-                out.push(self.adopt(live, w, &want_tags));
-            } else {
-                let ops = vec![Op::Authorize {
-                    spec: d.spec.clone(),
-                    tags: want_tags,
-                }];
-                out.push(self.change(&d.id, Action::Create, None, Some(w), ops));
+                continue;
             }
+            let twin = unmanaged.iter().copied().find(|l| {
+                l.spec.meaning() == d.spec.meaning() && !used.contains(l.rule_id.as_str())
+            });
+            // 2. An untagged rule already is the desired rule: adopt it (copies with the id
+            //    are revoked below). AWS would refuse to move a managed copy onto it.
+            if let Some(live) = twin {
+                used.insert(&live.rule_id);
+                out.push(self.adopt(live, w, &want_tags));
+                continue;
+            }
+            // 3. The managed copy with the desired id, moved to the desired rule.
+            let own = managed
+                .iter()
+                .copied()
+                .find(|l| tag_of(l) == d.id && !used.contains(l.rule_id.as_str()));
+            if let Some(live) = own {
+                used.insert(&live.rule_id);
+                if let Some(c) = self.compare(live, w, &want_tags) {
+                    out.push(c);
+                }
+                continue;
+            }
+            // 4. Nothing to reuse: create.
+            let ops = vec![Op::Authorize {
+                spec: d.spec.clone(),
+                tags: want_tags,
+            }];
+            out.push(self.change(&d.id, Action::Create, None, Some(w), ops));
         }
-        for live in leftover {
-            let id = live.tags.get(RULE_TAG).map_or("", String::as_str);
-            out.push(self.delete(live, id));
+        for live in managed {
+            if !used.contains(live.rule_id.as_str()) {
+                out.push(self.delete(live, &tag_of(live)));
+            }
         }
         out
     }

@@ -170,34 +170,6 @@ fn w(pairs: &[(&str, u64)]) -> Vec<(String, u64)> {
     pairs.iter().map(|(k, n)| (k.to_string(), *n)).collect()
 }
 
-/// The managed rules of a group as `(id, spec, tags)`, without AWS's own `aws:` tags.
-fn managed(mem: &MemEc2, g: &str) -> Vec<(String, RuleSpec, BTreeMap<String, String>)> {
-    let mut v: Vec<_> = mem
-        .rules(g)
-        .into_iter()
-        .filter_map(|mut r| {
-            r.tags.retain(|k, _| !k.starts_with("aws:"));
-            Some((r.tags.get(RULE_TAG)?.clone(), r.spec, r.tags))
-        })
-        .collect();
-    v.sort();
-    v
-}
-
-/// What the managed rules of `g` must be once `d` is applied.
-fn wanted(cfg: &Config, d: &Desired, g: &str) -> Vec<(String, RuleSpec, BTreeMap<String, String>)> {
-    let mut v: Vec<_> = d
-        .files
-        .iter()
-        .filter(|f| group_id(&f.group) == g)
-        .flat_map(|f| f.rules.iter())
-        .filter(|r| !r.is_expired(today()))
-        .map(|r| (r.id.clone(), r.spec.clone(), full_tags(cfg, r)))
-        .collect();
-    v.sort();
-    v
-}
-
 #[tokio::test]
 async fn each_create_is_one_authorize_carrying_its_tags() {
     let cfg = config();
@@ -682,9 +654,11 @@ async fn a_new_rule_may_take_the_old_place_of_an_updated_rule() {
     let live = LiveB::from_desired(&cfg, &desired().group(G, vec![rule("b").port(443)]).build());
     let mem = mem_from(&live);
     let p = plan_mem(&cfg, &d, &mem, &allow_all()).await;
+    // The live rule at 443 already is `a`: it is re-tagged (and its description updated)
+    // rather than modified away and re-created; `b` is created at 8443.
     assert_eq!(
         p.changes.iter().map(|c| c.action).collect::<Vec<_>>(),
-        [Action::Create, Action::Update]
+        [Action::Update, Action::Create]
     );
     let results = apply_plan(&mem, &p).await;
     assert_eq!(managed(&mem, G), wanted(&cfg, &d, G), "{results:#?}");
@@ -703,9 +677,10 @@ async fn a_new_rule_may_take_the_old_place_of_a_replaced_rule() {
     let live = LiveB::from_desired(&cfg, &desired().group(G, vec![rule("b")]).build());
     let mem = mem_from(&live);
     let p = plan_mem(&cfg, &d, &mem, &allow_all()).await;
+    // The live ingress rule already is `a`: re-tagged, not replaced; `b` is created as egress.
     assert_eq!(
         p.changes.iter().map(|c| c.action).collect::<Vec<_>>(),
-        [Action::Create, Action::Replace]
+        [Action::Retag, Action::Create]
     );
     let results = apply_plan(&mem, &p).await;
     assert_eq!(managed(&mem, G), wanted(&cfg, &d, G), "{results:#?}");
