@@ -351,11 +351,26 @@ async fn kill_apply_when(
     child.kill().expect("SIGKILL");
     let status = child.wait().expect("wait");
     assert_eq!(status.code(), None, "killed by a signal, not exited");
-    let mut after = Vec::new();
-    for a in &w.accounts {
-        after.push(managed(a).await);
+    // A request sgops sent just before the kill may still be in the proxy or in moto and
+    // land afterwards: stop the proxy, then read until two reads apart agree.
+    drop(proxy);
+    let mut after = live_state(w).await;
+    loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let again = live_state(w).await;
+        if again == after {
+            return after;
+        }
+        after = again;
     }
-    after
+}
+
+async fn live_state(w: &World) -> Vec<BTreeMap<String, Vec<Seen>>> {
+    let mut live = Vec::new();
+    for a in &w.accounts {
+        live.push(managed(a).await);
+    }
+    live
 }
 
 /// (c) An apply killed with SIGKILL midway: its journal lists what it finished, and a
