@@ -91,6 +91,18 @@ class Services:
         m = wait_for_line(path, r"listening on (\d+)", p, 30)
         return f"http://127.0.0.1:{m.group(1)}", os.path.relpath(script, ROOT)
 
+    def cpu_seconds(self):
+        """CPU seconds (user + system) moto has used so far: the emulator's side of a measured
+        run, read around it. moto serves requests on threads under one GIL, so this is time no
+        client can overlap: the wall-time floor of any client, however parallel. (The latency
+        proxy is another process and is not counted.)"""
+        try:
+            with open(f"/proc/{self.moto.pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError, AttributeError):
+            return 0.0
+
     def moto_peak_rss_mib(self):
         try:
             with open(f"/proc/{self.moto.pid}/status") as f:
@@ -148,11 +160,15 @@ def run_step(args, name, cmd, cwd, env, timeout):
             if not isinstance(sys.exc_info()[1], subprocess.TimeoutExpired):
                 raise
     wall = time.monotonic() - started
-    rss = None
+    rss, cpu = None, None
     try:
         with open(tfile) as f:
-            m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", f.read())
-            rss = int(m.group(1)) if m else None
+            text = f.read()
+        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", text)
+        rss = int(m.group(1)) if m else None
+        u = re.search(r"User time \(seconds\): ([\d.]+)", text)
+        k = re.search(r"System time \(seconds\): ([\d.]+)", text)
+        cpu = round(float(u.group(1)) + float(k.group(1)), 2) if u and k else None
     except OSError:
         pass
     with open(base + ".out") as f:
@@ -160,7 +176,7 @@ def run_step(args, name, cmd, cwd, env, timeout):
     with open(base + ".err") as f:
         stderr = f.read()
     return {"wall_seconds": round(wall, 3), "rc": rc, "peak_rss_mib": round(rss / 1024, 1) if rss else None,
-            "stdout": stdout, "stderr": stderr}
+            "client_cpu_seconds": cpu, "stdout": stdout, "stderr": stderr}
 
 
 def sgops_stats(stderr):
@@ -252,11 +268,12 @@ def converged(args, repo, env):
 
 
 def floors(scenario):
-    """Read floor (per run) and write floor (per apply), as defined in bench/README.md."""
+    """Read floor (per run), batched write floor and the tag-contract write floor (per apply),
+    as defined in bench/README.md."""
     reads = 1  # one SSM GetParameter for the one service (ec2)
     for a in scenario["accounts"]:
         reads += 1 + math.ceil(max(1, a["live_rules"]) / 1000)  # AssumeRole + DescribeSecurityGroupRules pages
-    writes = 0
+    writes, contract = 0, 0
     for a in scenario["accounts"]:
         for g in a["groups"]:
             kinds = {(k, d) for k, d, n in g["kinds"] if n}
@@ -264,12 +281,48 @@ def floors(scenario):
                 writes += ("create", d) in kinds        # one authorize
                 writes += ("delete", d) in kinds        # one revoke
                 writes += ("adopt", d) in kinds         # one CreateTags
+                contract += ("delete", d) in kinds
             writes += any(k == "update" for k, _ in kinds)  # one ModifySecurityGroupRules
-    return reads, writes
+            contract += any(k == "update" for k, _ in kinds)
+            # Each new or adopted rule carries its own `sgops:rule=<id>` (SPEC section 4), and a
+            # call's TagSpecifications or CreateTags give every rule in it the same tags: one
+            # authorize per created rule, one CreateTags per adopted rule.
+            contract += sum(n for k, _, n in g["kinds"] if k in ("create", "adopt"))
+    return reads, writes, contract
 
 
 # ---------------------------------------------------------------------------------------------
 # Report
+
+
+def fmt_num(x):
+    return "–" if x is None else f"{x:.2f}"
+
+
+def bound_lines(by, baselines):
+    """What the emulator allows: moto spends its CPU on sgops's calls one at a time, so even a
+    client with no cost of its own needs that long. The best ratio any client making sgops's
+    calls could reach against a baseline is the baseline's wall ÷ that CPU time."""
+    out = []
+    for mode in ("plan", "apply"):
+        s = by.get(("sgops", mode))
+        if not s or not s.get("emulator_cpu_seconds"):
+            continue
+        floor = s["emulator_cpu_seconds"]
+        parts = [f"sgops {mode}: {s['wall_seconds']:.2f} s wall for {floor:.2f} s of moto CPU "
+                 f"({s['wall_seconds'] / floor:.2f}× the emulator's floor)"]
+        for b in baselines:
+            t = by.get((b, mode))
+            if t:
+                parts.append(f"best possible vs {b}: {t['wall_seconds'] / floor:.2f}× faster, "
+                             f"reached: {t['wall_seconds'] / s['wall_seconds']:.2f}×")
+        out.append("- " + "; ".join(parts))
+    if out:
+        out.insert(0, "Emulator bound (moto serves requests under one GIL: its CPU time for a run is "
+                      "the shortest wall time any client making the same calls could have):")
+        out.insert(1, "")
+        out.append("")
+    return out
 
 
 def fmt_ratio(a, b):
@@ -296,13 +349,16 @@ def report(res):
     lines.append("- expected changes: " + ", ".join(f"{exp[a]} {a}" for a in ACTIONS if exp[a])
                  + f" ({sum(exp.values())} in all)")
     rf, wf = res["floors"]["reads"], res["floors"]["writes"]
+    cf = res["floors"].get("writes_contract", wf)
     lines.append(f"- floors: reads {rf} per plan or apply (1 AssumeRole + 1 DescribeSecurityGroupRules "
                  f"per 1000 rules per account × region, + 1 GetParameter); writes {wf} per apply "
                  f"(1 authorize, 1 revoke, 1 CreateTags per group and direction that needs it, "
-                 f"1 modify per group)")
+                 f"1 modify per group); {cf} under the tag contract (each created or adopted rule "
+                 f"has its own `sgops:rule` value, so one authorize or CreateTags each)")
     lines.append("")
-    lines.append("| run | wall s | API calls | reads (floor) | writes (floor) | attempts | peak RSS MiB | changes found | check |")
-    lines.append("|---|---:|---:|---:|---:|---:|---:|---|---|")
+    lines.append("| run | wall s | moto CPU s | client CPU s | API calls | reads (floor) | writes (floor / contract) "
+                 "| attempts | peak RSS MiB | changes found | check |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|")
     for s in res["steps"]:
         is_apply = s["mode"] == "apply"
         changes = " ".join(f"{s['summary'][a]}{SHORT[a]}" for a in ACTIONS if s["summary"].get(a))
@@ -312,9 +368,11 @@ def report(res):
             check.append("converged ✓" if s.get("converged") else "converged ✗")
         if s["rc"] != 0:
             check.append(f"exit {s['rc']}")
+        wfloor = f"{wf} / {cf}" if is_apply else "0"
         lines.append(
-            f"| {s['tool']} {s['mode']} | {s['wall_seconds']:.2f} | {s['calls']} | {s['reads']} ({rf}) | "
-            f"{s['writes']} ({wf if is_apply else 0}) | {s['attempts']} | {s['peak_rss_mib']} | {changes or '–'} | "
+            f"| {s['tool']} {s['mode']} | {s['wall_seconds']:.2f} | {fmt_num(s.get('emulator_cpu_seconds'))} | "
+            f"{fmt_num(s.get('client_cpu_seconds'))} | {s['calls']} | {s['reads']} ({rf}) | "
+            f"{s['writes']} ({wfloor}) | {s['attempts']} | {s['peak_rss_mib']} | {changes or '–'} | "
             f"{', '.join(check)} |")
     lines.append("")
     by = {(s["tool"], s["mode"]): s for s in res["steps"]}
@@ -330,6 +388,7 @@ def report(res):
                     row.append(fmt_ratio(s[k], t[k]) if s and t else "–")
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
+        lines.extend(bound_lines(by, bl))
     cols = [(s["tool"], s["mode"]) for s in res["steps"]]
     ops = sorted({op for s in res["steps"] for op in s["operations"]})
     lines.append("API calls by operation:")
@@ -448,7 +507,9 @@ def main():
 
         def measure(fn, *a):
             before = proxy_requests(endpoint, proxy)
+            cpu = services.cpu_seconds()
             step = fn(*a)
+            step["emulator_cpu_seconds"] = round(services.cpu_seconds() - cpu, 2)
             after = proxy_requests(endpoint, proxy)
             if before is not None and after is not None:
                 step["proxy_requests"] = after - before
@@ -463,7 +524,8 @@ def main():
                 problems.append(f"{tool} {mode} exited {step['rc']}: {step.get('stderr_tail', '')[-300:]}")
             steps.append(step)
             log(f"  {tool} {mode}: {step['wall_seconds']:.2f} s, {step['calls']} calls "
-                f"({step['reads']} reads, {step['writes']} writes), peak RSS {step['peak_rss_mib']} MiB")
+                f"({step['reads']} reads, {step['writes']} writes), peak RSS {step['peak_rss_mib']} MiB, "
+                f"moto CPU {step['emulator_cpu_seconds']} s, client CPU {step['client_cpu_seconds']} s")
 
         def check_converged(step, tool):
             ok, left = converged(args, repo, check_env)
@@ -487,7 +549,7 @@ def main():
             record(measure(run_baseline, args, b, "apply", repo, env), b, "apply")
             check_converged(steps[-1], b)
 
-        rf, wf = floors(scenario)
+        rf, wf, cf = floors(scenario)
         res = {
             "version": 1,
             "started_utc": started_utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -504,7 +566,7 @@ def main():
                          "seed_calls": sum(scenario["seed_calls"]["operations"].values()),
                          "live_rules": sum(a["live_rules"] for a in scenario["accounts"])},
             "expected": expected,
-            "floors": {"reads": rf, "writes": wf},
+            "floors": {"reads": rf, "writes": wf, "writes_contract": cf},
             "restore_seconds": restores,
             "moto_peak_rss_mib": services.moto_peak_rss_mib(),
             "steps": steps,

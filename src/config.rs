@@ -30,6 +30,9 @@ pub struct Config {
     pub guardrails: Guardrails,
     pub quotas: Quotas,
     pub concurrency: usize,
+    /// Regions read in every account even without rule files there, so that deleting the
+    /// last rule file of an account and region still revokes what sgops manages in it.
+    pub regions: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +46,8 @@ pub struct Account {
     pub id: String,
     /// Overrides the top-level `role_name` for this account.
     pub role_name: Option<String>,
+    /// Overrides the top-level `regions` for this account.
+    pub regions: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +82,7 @@ impl Default for Config {
                 rules_per_group: 60,
             },
             concurrency: 16,
+            regions: Vec::new(),
         }
     }
 }
@@ -89,6 +95,11 @@ impl Config {
             account.id,
             account.role_name.as_deref().unwrap_or(&self.role_name)
         )
+    }
+
+    /// The regions always read in `account`, rule files or not.
+    pub fn regions_of<'a>(&'a self, account: &'a Account) -> &'a [String] {
+        account.regions.as_deref().unwrap_or(&self.regions)
     }
 
     /// Finds an account by its name or its 12-digit id.
@@ -111,6 +122,7 @@ struct RawConfig {
     guardrails: Option<RawGuardrails>,
     quotas: Option<RawQuotas>,
     concurrency: Option<Spanned<i64>>,
+    regions: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Deserialize)]
@@ -134,10 +146,11 @@ struct RawQuotas {
     rules_per_group: Option<Spanned<i64>>,
 }
 
-/// An account entry: `"111111111111"` or `{ id: "…", role_name: … }`.
+/// An account entry: `"111111111111"` or `{ id: "…", role_name: …, regions: […] }`.
 struct RawAccount {
     id: Option<String>,
     role_name: Option<String>,
+    regions: Option<Vec<String>>,
 }
 
 impl<'de> Deserialize<'de> for RawAccount {
@@ -146,12 +159,13 @@ impl<'de> Deserialize<'de> for RawAccount {
         impl<'de> Visitor<'de> for V {
             type Value = RawAccount;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a quoted 12-digit account id, or { id, role_name }")
+                f.write_str("a quoted 12-digit account id, or { id, role_name, regions }")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAccount, E> {
                 Ok(RawAccount {
                     id: Some(v.to_string()),
                     role_name: None,
+                    regions: None,
                 })
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawAccount, E> {
@@ -177,13 +191,18 @@ impl<'de> Deserialize<'de> for RawAccount {
                 let mut out = RawAccount {
                     id: None,
                     role_name: None,
+                    regions: None,
                 };
                 while let Some(k) = m.next_key::<String>()? {
                     match k.as_str() {
                         "id" => out.id = Some(m.next_value::<String>()?),
                         "role_name" => out.role_name = Some(m.next_value::<String>()?),
+                        "regions" => out.regions = Some(m.next_value::<Vec<String>>()?),
                         other => {
-                            return Err(de::Error::unknown_field(other, &["id", "role_name"]));
+                            return Err(de::Error::unknown_field(
+                                other,
+                                &["id", "role_name", "regions"],
+                            ));
                         }
                     }
                 }
@@ -296,11 +315,17 @@ pub fn parse(path: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
                 if let Some(r) = &acct.value.role_name {
                     check_role_name(r, at(&p), &mut diags);
                 }
+                if let Some(regions) = &acct.value.regions {
+                    let named: Vec<(&str, Pos)> =
+                        regions.iter().map(|r| (r.as_str(), at(&p))).collect();
+                    check_regions(&format!("accounts.{name}.regions"), &named, &mut diags);
+                }
                 cfg.accounts.insert(
                     name,
                     Account {
                         id,
                         role_name: acct.value.role_name,
+                        regions: acct.value.regions,
                     },
                 );
             }
@@ -349,6 +374,15 @@ pub fn parse(path: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
     if let Some(c) = raw.concurrency {
         cfg.concurrency = positive(path, &c, "concurrency", &mut diags).min(256);
     }
+    if let Some(regions) = raw.regions {
+        let named: Vec<(&str, Pos)> = regions
+            .value
+            .iter()
+            .map(|r| (r.value.as_str(), yaml::pos(path, r)))
+            .collect();
+        check_regions("regions", &named, &mut diags);
+        cfg.regions = regions.value.into_iter().map(|r| r.value).collect();
+    }
     if diags.is_empty() {
         Ok(cfg)
     } else {
@@ -365,6 +399,24 @@ fn positive(path: &str, v: &Spanned<i64>, name: &str, diags: &mut Vec<Diagnostic
         1
     } else {
         v.value as usize
+    }
+}
+
+/// Region lists: AWS region names, each once.
+fn check_regions(key: &str, regions: &[(&str, Pos)], diags: &mut Vec<Diagnostic>) {
+    let mut seen = std::collections::BTreeSet::new();
+    for (r, pos) in regions {
+        if !is_valid_region(r) {
+            diags.push(Diagnostic::error(
+                pos.clone(),
+                format!("{key}: `{r}` is not an AWS region name (like us-east-1)"),
+            ));
+        } else if !seen.insert(*r) {
+            diags.push(Diagnostic::error(
+                pos.clone(),
+                format!("{key}: `{r}` is listed twice"),
+            ));
+        }
     }
 }
 
@@ -467,6 +519,39 @@ concurrency: 16
         )
         .expect_err("invalid");
         assert_eq!(e.len(), 4, "{e:#?}");
+    }
+
+    #[test]
+    fn regions_default_to_none_and_accounts_override_them() {
+        let c = parse(
+            "sgops.yaml",
+            "regions: [us-east-1, eu-west-1]\naccounts:\n  a: \"111111111111\"\n  b: { id: \"222222222222\", regions: [ap-south-1] }\n",
+        )
+        .expect("valid");
+        assert_eq!(c.regions_of(&c.accounts["a"]), ["us-east-1", "eu-west-1"]);
+        assert_eq!(c.regions_of(&c.accounts["b"]), ["ap-south-1"]);
+        let d = parse("sgops.yaml", "accounts:\n  a: \"111111111111\"\n").expect("valid");
+        assert!(d.regions_of(&d.accounts["a"]).is_empty());
+    }
+
+    #[test]
+    fn bad_regions_are_errors_with_their_line() {
+        let e = parse(
+            "sgops.yaml",
+            "accounts:\n  a: { id: \"111111111111\", regions: [eu-west-1, eu-west-1] }\nregions:\n  - us-east-1\n  - US-EAST-1\n",
+        )
+        .expect_err("invalid");
+        let msgs: Vec<(u32, &str)> = e.iter().map(|d| (d.pos.line, d.message.as_str())).collect();
+        assert_eq!(
+            msgs,
+            [
+                (2, "accounts.a.regions: `eu-west-1` is listed twice"),
+                (
+                    5,
+                    "regions: `US-EAST-1` is not an AWS region name (like us-east-1)"
+                ),
+            ]
+        );
     }
 
     #[test]

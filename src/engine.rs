@@ -75,8 +75,9 @@ pub fn in_shard(account: &str, shard: Option<Shard>) -> bool {
     n % u64::from(s.count) == u64::from(s.index - 1)
 }
 
-/// The account × region pairs to work on: those with rule files, limited to `only` accounts
-/// and to one shard.
+/// The account × region pairs to work on: those with rule files and those `regions` in
+/// sgops.yaml names for every account (so a deleted last file still plans its deletes),
+/// limited to `only` accounts and to one shard.
 pub fn targets(
     config: &Config,
     desired: &Desired,
@@ -96,8 +97,18 @@ pub fn targets(
             )));
         }
     }
-    Ok(desired
-        .targets()
+    let mut pairs = desired.targets();
+    for (name, account) in &config.accounts {
+        pairs.extend(
+            config
+                .regions_of(account)
+                .iter()
+                .map(|r| (name.clone(), r.clone())),
+        );
+    }
+    pairs.sort();
+    pairs.dedup();
+    Ok(pairs
         .into_iter()
         .filter(|(a, _)| only.is_empty() || only.contains(a))
         .filter(|(a, _)| in_shard(a, shard))

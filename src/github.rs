@@ -4,7 +4,11 @@
 //! I/O: the GitHub REST API at `GITHUB_API_URL` (GitHub Enterprise and tests), with the token
 //! in `GITHUB_TOKEN`, which is never printed.
 
+use std::future::Future;
+use std::time::Duration;
+
 use octocrab::Octocrab;
+use octocrab::service::middleware::retry::RetryConfig;
 use serde::Deserialize;
 
 /// Marks the plan comment; the version lets a future format find and replace old comments.
@@ -43,6 +47,38 @@ pub enum GithubError {
     Other { op: String, message: String },
 }
 
+/// Attempts for one call that is safe to repeat (a read, an edit to a given body): GitHub's
+/// 5xx answers and dropped connections are usually momentary.
+const ATTEMPTS: u32 = 3;
+
+/// A 5xx answer or a transport failure: the call may or may not have happened.
+fn transient(e: &octocrab::Error) -> bool {
+    match e {
+        octocrab::Error::GitHub { source, .. } => source.status_code.is_server_error(),
+        octocrab::Error::Hyper { .. } | octocrab::Error::Service { .. } => true,
+        _ => false,
+    }
+}
+
+/// Runs an idempotent call up to [`ATTEMPTS`] times while it fails transiently.
+async fn idempotent<T, F, Fut>(mut call: F) -> Result<T, octocrab::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, octocrab::Error>>,
+{
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(e) if attempt < ATTEMPTS && transient(&e) => {
+                tracing::debug!("GitHub call failed ({e}), attempt {attempt} of {ATTEMPTS}");
+                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                attempt += 1;
+            }
+            r => return r,
+        }
+    }
+}
+
 /// What [`GitHub::upsert_comment`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Upsert {
@@ -52,7 +88,7 @@ pub enum Upsert {
     Unchanged(u64),
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 struct Comment {
     id: u64,
     #[serde(default)]
@@ -110,11 +146,14 @@ impl GitHub {
         })
     }
 
-    /// The client; must be first called inside the runtime that makes the calls.
+    /// The client; must be first called inside the runtime that makes the calls. Its own
+    /// retries are off: they would resend a POST whose reply was lost and post a second
+    /// comment. sgops retries what is safe to repeat and checks before posting again.
     async fn crab(&self) -> Result<&Octocrab, GithubError> {
         self.crab
             .get_or_try_init(|| async {
                 Octocrab::builder()
+                    .add_retry_config(RetryConfig::None)
                     .base_uri(self.api.as_str())
                     .map_err(|_| GithubError::BadUrl(self.api.clone()))?
                     .personal_token(self.token.clone())
@@ -129,71 +168,99 @@ impl GitHub {
 
     /// Creates the comment starting with `marker` on issue/PR `number`, or edits the one that
     /// exists (every page of comments is searched); no call when the body is unchanged.
+    ///
+    /// A POST that fails transiently may still have posted: before posting again, the
+    /// comments are listed once more, so a lost reply never leaves two sticky comments.
     pub async fn upsert_comment(
         &self,
         number: u64,
         marker: &str,
         body: &str,
     ) -> Result<Upsert, GithubError> {
-        let list_op = format!("list the comments of #{number}");
+        let crab = self.crab().await?;
+        let mut posts = 0;
+        loop {
+            match self.find_marked(crab, number, marker).await? {
+                Some(c) if c.body.as_deref() == Some(body) => {
+                    return Ok(if posts > 0 {
+                        Upsert::Created(c.id)
+                    } else {
+                        Upsert::Unchanged(c.id)
+                    });
+                }
+                Some(c) => {
+                    let op = format!("edit comment {} on #{number}", c.id);
+                    let route = format!(
+                        "/repos/{}/{}/issues/comments/{}",
+                        self.owner, self.repo, c.id
+                    );
+                    let edit = serde_json::json!({ "body": body });
+                    let updated: Comment = idempotent(|| crab.patch(route.as_str(), Some(&edit)))
+                        .await
+                        .map_err(|e| classify(&op, e))?;
+                    return Ok(if posts > 0 {
+                        Upsert::Created(updated.id)
+                    } else {
+                        Upsert::Updated(updated.id)
+                    });
+                }
+                None => {
+                    let op = format!("comment on #{number}");
+                    let route = format!(
+                        "/repos/{}/{}/issues/{number}/comments",
+                        self.owner, self.repo
+                    );
+                    posts += 1;
+                    let created: Result<Comment, _> = crab
+                        .post(route, Some(&serde_json::json!({ "body": body })))
+                        .await;
+                    match created {
+                        Ok(c) => return Ok(Upsert::Created(c.id)),
+                        Err(e) if posts < ATTEMPTS && transient(&e) => {
+                            tracing::debug!(
+                                "posting the comment failed ({e}): checking whether it landed"
+                            );
+                            tokio::time::sleep(Duration::from_millis(250 << posts)).await;
+                        }
+                        Err(e) => return Err(classify(&op, e)),
+                    }
+                }
+            }
+        }
+    }
+
+    /// The comment on `number` whose body starts with `marker` (every page searched).
+    async fn find_marked(
+        &self,
+        crab: &Octocrab,
+        number: u64,
+        marker: &str,
+    ) -> Result<Option<Comment>, GithubError> {
+        let op = format!("list the comments of #{number}");
         let route = format!(
             "/repos/{}/{}/issues/{number}/comments?per_page=100",
             self.owner, self.repo
         );
-        let crab = self.crab().await?;
-        let first: octocrab::Page<Comment> = crab
-            .get(route, None::<&()>)
+        let first: octocrab::Page<Comment> = idempotent(|| crab.get(route.as_str(), None::<&()>))
             .await
-            .map_err(|e| classify(&list_op, e))?;
-        let comments = crab
-            .all_pages(first)
+            .map_err(|e| classify(&op, e))?;
+        let comments = idempotent(|| crab.all_pages(first.clone()))
             .await
-            .map_err(|e| classify(&list_op, e))?;
-        let mine = comments
-            .iter()
-            // Ours starts with the marker; a reply quoting or pasting it does not.
-            .find(|c| {
-                c.body
-                    .as_deref()
-                    .is_some_and(|b| b.trim_start().starts_with(marker))
-            });
-        match mine {
-            Some(c) if c.body.as_deref() == Some(body) => Ok(Upsert::Unchanged(c.id)),
-            Some(c) => {
-                let op = format!("edit comment {} on #{number}", c.id);
-                let route = format!(
-                    "/repos/{}/{}/issues/comments/{}",
-                    self.owner, self.repo, c.id
-                );
-                let updated: Comment = crab
-                    .patch(route, Some(&serde_json::json!({ "body": body })))
-                    .await
-                    .map_err(|e| classify(&op, e))?;
-                Ok(Upsert::Updated(updated.id))
-            }
-            None => {
-                let op = format!("comment on #{number}");
-                let route = format!(
-                    "/repos/{}/{}/issues/{number}/comments",
-                    self.owner, self.repo
-                );
-                let created: Comment = crab
-                    .post(route, Some(&serde_json::json!({ "body": body })))
-                    .await
-                    .map_err(|e| classify(&op, e))?;
-                Ok(Upsert::Created(created.id))
-            }
-        }
+            .map_err(|e| classify(&op, e))?;
+        // Ours starts with the marker; a reply quoting or pasting it does not.
+        Ok(comments.into_iter().find(|c| {
+            c.body
+                .as_deref()
+                .is_some_and(|b| b.trim_start().starts_with(marker))
+        }))
     }
 
     /// The pull request that was merged as commit `sha`, if any.
     pub async fn merged_pull_request(&self, sha: &str) -> Result<Option<u64>, GithubError> {
         let op = format!("find the pull request of commit {sha}");
         let route = format!("/repos/{}/{}/commits/{sha}/pulls", self.owner, self.repo);
-        let prs: Vec<PullRequest> = self
-            .crab()
-            .await?
-            .get(route, None::<&()>)
+        let crab = self.crab().await?;
+        let prs: Vec<PullRequest> = idempotent(|| crab.get(route.as_str(), None::<&()>))
             .await
             .map_err(|e| classify(&op, e))?;
         Ok(prs

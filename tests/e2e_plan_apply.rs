@@ -529,6 +529,42 @@ async fn deleting_a_rule_file_revokes_its_rules() {
     assert!(ingress(&w.ec2, &other).await.is_empty());
 }
 
+/// The last rule file of an account and region gone: only `regions` in sgops.yaml makes sgops
+/// read that account and region still, and revoke what it manages there.
+#[tokio::test]
+async fn deleting_the_last_rule_file_revokes_when_its_region_is_listed() {
+    let w = world(ALL_ACTIONS, "").await;
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(
+            &w.group,
+            &[rule("last", "ingress", 443, "203.0.113.0/24", "Last")],
+        ),
+    );
+    assert_eq!(w.repo.sgops(&["apply"]).0, 0);
+    w.repo.remove("app", "us-east-1", "app");
+    let (code, plan, _) = w.repo.plan_json();
+    assert_eq!(code, 0);
+    assert!(
+        actions(&plan).is_empty(),
+        "no file, no region listed: not read"
+    );
+
+    let cfg = w.repo.path().join("sgops.yaml");
+    let text = std::fs::read_to_string(&cfg).expect("read sgops.yaml");
+    std::fs::write(&cfg, format!("{text}regions: [us-east-1]\n")).expect("write sgops.yaml");
+    let (_, plan, _) = w.repo.plan_json();
+    assert_eq!(actions(&plan), vec!["last:delete"]);
+    assert_eq!(w.repo.sgops(&["apply"]).0, 0);
+    let left = ingress(&w.ec2, &w.group).await;
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].from, 22, "the baseline rule stays");
+    let (code, plan, _) = w.repo.plan_json();
+    assert_eq!((code, actions(&plan).len()), (0, 0));
+}
+
 #[tokio::test]
 async fn group_by_name_and_detailed_exit_codes() {
     let w = world(ALL_ACTIONS, "").await;

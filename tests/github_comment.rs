@@ -1219,6 +1219,65 @@ async fn list_fails(f: Failing, extra: &[(&str, &str)]) -> (String, usize) {
     (out.stderr, n)
 }
 
+/// The first POST fails with `status`. When `landed`, it was posted all the same (its reply
+/// was lost) and the next listing shows it: sgops must edit that comment, not post again.
+/// Otherwise sgops posts once more. Either way: one comment, exit 0.
+async fn first_post_fails(status: u16, landed: bool) {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), "plan.json", &small_plan("sha256:1111"));
+    let after: Vec<Value> = if landed {
+        vec![comment_json(9001, &format!("{PLAN_MARKER}\nas posted"))]
+    } else {
+        vec![]
+    };
+    for (name, comments) in [("list before posting", vec![]), ("list after", after)] {
+        Mock::given(method("GET"))
+            .and(path(COMMENTS))
+            .and(bearer_token(TOKEN))
+            .respond_with(ResponseTemplate::new(200).set_body_json(comments))
+            .up_to_n_times(1)
+            .expect(1)
+            .named(name)
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path(COMMENTS))
+        .respond_with(ResponseTemplate::new(status).set_body_string("unavailable"))
+        .up_to_n_times(1)
+        .expect(1)
+        .named("first POST")
+        .mount(&server)
+        .await;
+    post(&server, u64::from(!landed)).await;
+    patch(&server, 9001, u64::from(landed)).await;
+    no_other_writes(&server).await;
+    let out = sgops(
+        &server,
+        dir.path(),
+        &["comment", "--pr", "7", "--plan", plan.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("created comment 9001"),
+        "{}",
+        out.stderr
+    );
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_lost_post_reply_does_not_post_twice() {
+    first_post_fails(502, true).await;
+}
+
+#[tokio::test]
+async fn a_failed_post_is_retried_after_checking() {
+    first_post_fails(503, false).await;
+}
+
 #[tokio::test]
 async fn unauthorized_says_check_the_token() {
     let (err, n) = list_fails(

@@ -47,6 +47,7 @@ pub fn config() -> Config {
             Account {
                 id: id.to_string(),
                 role_name: None,
+                regions: None,
             },
         );
     }
