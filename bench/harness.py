@@ -337,7 +337,8 @@ def report(res):
     lat = f", {p['latency_ms']} ms added latency per call ({res.get('proxy')})" if p["latency_ms"] else ""
     lines.append(f"## sgops benchmark: {p['accounts']} accounts × {p['groups']} groups × {p['rules']} rules{lat}")
     lines.append("")
-    lines.append(f"- binary `{res['binary']}` ({res['binary_profile']}); moto {res['moto_version']}; "
+    lines.append(f"- binary `{res['binary']}` ({res['binary_profile']}), concurrency {p.get('concurrency', 16)}; "
+                 f"moto {res['moto_version']}; "
                  f"{res['host']['cpus']} CPUs; SGOPS_TODAY={p['today']}; {res['started_utc']}")
     sc = res["scenario"]
     lines.append(f"- seeded {sc['seeded_rules']} rules ({sc['desired_rules']} desired in "
@@ -453,6 +454,8 @@ def main():
                     help="latency proxy: scripts/faultproxy.py when it exists (auto), or bench/latency_proxy.py")
     default_bin = os.path.join(os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target"), "release", "sgops")
     ap.add_argument("--bin", default=default_bin, help=f"sgops binary (default {default_bin})")
+    ap.add_argument("--concurrency", type=int, default=16,
+                    help="sgops.yaml `concurrency` for sgops (default 16, sgops's default)")
     ap.add_argument("--baselines", default="competent,naive", help="comma-separated: competent,naive (or none)")
     ap.add_argument("--seed-method", choices=["per-rule", "batch"], default="batch",
                     help="batch (default, measured ~9%% faster) or per-rule; see bench/README.md")
@@ -496,6 +499,11 @@ def main():
             scenario = json.load(f)
         expected = scenario["expected"]
         repo = os.path.join(args.work, "repo")
+        cfg_path = os.path.join(repo, "sgops.yaml")
+        with open(cfg_path) as f:
+            cfg = f.read()
+        with open(cfg_path, "w") as f:
+            f.write(re.sub(r"(?m)^concurrency: \d+$", f"concurrency: {args.concurrency}", cfg))
         endpoint, proxy = direct, None
         if args.latency_ms:
             endpoint, proxy = services.start_proxy(direct, args.latency_ms, args.proxy)
@@ -558,7 +566,7 @@ def main():
             "moto_version": __import__("moto").__version__,
             "host": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)},
             "params": {"accounts": args.accounts, "groups": args.groups, "rules": args.rules,
-                       "latency_ms": args.latency_ms, "today": args.today, "seed_method": args.seed_method,
+                       "latency_ms": args.latency_ms, "today": args.today, "concurrency": args.concurrency, "seed_method": args.seed_method,
                        "seed_workers": args.seed_workers, "baselines": baselines},
             "proxy": proxy,
             "scenario": {"seeded_rules": scenario["seeded_rules"], "desired_rules": scenario["desired_rules"],

@@ -3,7 +3,7 @@
 //!
 //! I/O: AWS through [`crate::aws`]; progress on standard error.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 
 use futures::StreamExt;
@@ -20,7 +20,7 @@ use crate::error::Error;
 use crate::live::aws::AwsEc2;
 use crate::live::{LiveRead, LiveTarget, Target};
 use crate::plan::{self, Change, Plan, PlanInput};
-use crate::rules::{Desired, GroupRef};
+use crate::rules::{Desired, GroupRef, Peer};
 
 /// A live read, with the client to write through later.
 pub struct Read {
@@ -128,15 +128,20 @@ pub async fn read(aws: &Aws, config: &Config, desired: &Desired, targets: &[Targ
     let results: Vec<(Target, Result<LiveTarget, String>, Option<AwsEc2>)> =
         futures::stream::iter(targets.iter().cloned())
             .map(|t| async {
-                let mut groups: Vec<GroupRef> = desired
+                let files: Vec<_> = desired
                     .files
                     .iter()
                     .filter(|f| f.account == t.account && f.region == t.region)
-                    .map(|f| f.group.clone())
                     .collect();
+                let mut groups: Vec<GroupRef> = files.iter().map(|f| f.group.clone()).collect();
                 groups.sort();
                 groups.dedup();
-                let out = read_one(aws, config, &t, &groups).await;
+                let lists: BTreeSet<String> = files
+                    .iter()
+                    .flat_map(|f| &f.rules)
+                    .filter_map(|r| prefix_list_of(&r.spec.peer))
+                    .collect();
+                let out = read_one(aws, config, &t, &groups, lists).await;
                 progress.done(
                     &t,
                     match &out {
@@ -166,11 +171,20 @@ pub async fn read(aws: &Aws, config: &Config, desired: &Desired, targets: &[Targ
     read
 }
 
+fn prefix_list_of(peer: &Peer) -> Option<String> {
+    match peer {
+        Peer::PrefixList(id) => Some(id.clone()),
+        _ => None,
+    }
+}
+
+/// Reads one target; `lists` are the prefix lists its desired rules reference.
 async fn read_one(
     aws: &Aws,
     config: &Config,
     t: &Target,
     groups: &[GroupRef],
+    mut lists: BTreeSet<String>,
 ) -> Result<(LiveTarget, AwsEc2), String> {
     let account = config
         .accounts
@@ -183,7 +197,19 @@ async fn read_one(
     let ec2 = AwsEc2 {
         client: session.ec2(),
     };
-    let live = ec2.read(groups).await?;
+    let mut live = ec2.read(groups).await?;
+    // Prefix-list rules weigh their list's max entries in the quota pre-flight: one more
+    // read, only where some rule of a named group references a prefix list.
+    lists.extend(
+        live.groups
+            .values()
+            .flatten()
+            .flat_map(|g| &g.rules)
+            .filter_map(|r| prefix_list_of(&r.spec.peer)),
+    );
+    if !lists.is_empty() {
+        live.prefix_lists = ec2.prefix_lists(&lists).await?;
+    }
     Ok((live, ec2))
 }
 

@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 
 use crate::allowlist::Allowlist;
 use crate::config::{Config, RULE_TAG};
-use crate::live::{LiveGroup, LiveRule, LiveTarget, Target};
-use crate::rules::{Desired, DesiredRule, Direction, GroupRef, RuleSpec, RuleView};
+use crate::live::{LiveGroup, LiveRule, LiveTarget, PrefixList, Target};
+use crate::rules::{Desired, DesiredRule, Direction, GroupRef, Peer, RuleSpec, RuleView};
 
 pub const PLAN_VERSION: u32 = 1;
 
@@ -228,6 +228,10 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 continue;
             }
         };
+        // The quota pre-flight depends on prefix-list sizes.
+        for (id, p) in &live.prefix_lists {
+            hasher.update(format!("P {id} {} {}\n", p.max_entries, p.ipv6));
+        }
         // Desired rules per named group.
         let mut by_ref: BTreeMap<&GroupRef, Vec<Wanted>> = BTreeMap::new();
         for f in &input.desired.files {
@@ -283,6 +287,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 group,
                 config: input.config,
                 allow: input.allowlist,
+                prefix_lists: &live.prefix_lists,
             };
             let group_changes = ctx.diff(&active);
             if let Some(e) = ctx.quota_error(&group_changes) {
@@ -361,6 +366,7 @@ struct GroupCtx<'a> {
     group: &'a LiveGroup,
     config: &'a Config,
     allow: &'a Allowlist,
+    prefix_lists: &'a BTreeMap<String, PrefixList>,
 }
 
 impl GroupCtx<'_> {
@@ -604,10 +610,20 @@ impl GroupCtx<'_> {
     /// Rules per direction and address family at the fullest point of apply (deletes first,
     /// then creates, then the revokes of replaced rules), against the quota.
     fn quota_error(&self, changes: &[Change]) -> Option<String> {
-        let family = |s: &RuleSpec| (s.direction, s.peer.is_ipv6());
+        // AWS counts a prefix-list rule as the list's max entries, in the list's family.
+        let weigh = |s: &RuleSpec| match &s.peer {
+            Peer::PrefixList(id) => self
+                .prefix_lists
+                .get(id)
+                .map_or(((s.direction, false), 1), |p| {
+                    ((s.direction, p.ipv6), i64::from(p.max_entries))
+                }),
+            peer => ((s.direction, peer.is_ipv6()), 1),
+        };
         let mut count: BTreeMap<(Direction, bool), i64> = BTreeMap::new();
         for r in &self.group.rules {
-            *count.entry(family(&r.spec)).or_default() += 1;
+            let (k, w) = weigh(&r.spec);
+            *count.entry(k).or_default() += w;
         }
         // A group already over the quota (raised in AWS, say) is only an error where the
         // change adds to it.
@@ -619,10 +635,14 @@ impl GroupCtx<'_> {
                         if let Some(b) = &c.before
                             && let Ok(s) = b.spec()
                         {
-                            *count.entry(family(&s)).or_default() -= 1;
+                            let (k, w) = weigh(&s);
+                            *count.entry(k).or_default() -= w;
                         }
                     }
-                    Op::Authorize { spec, .. } => *count.entry(family(spec)).or_default() += 1,
+                    Op::Authorize { spec, .. } => {
+                        let (k, w) = weigh(spec);
+                        *count.entry(k).or_default() += w;
+                    }
                     _ => {}
                 }
             }

@@ -415,6 +415,45 @@ async fn quota_preflight_refuses_the_group() {
     );
 }
 
+/// A prefix-list rule weighs its list's max entries, as AWS counts it: read with one
+/// DescribeManagedPrefixLists, only because a rule references a prefix list.
+#[tokio::test]
+async fn quota_preflight_weighs_prefix_lists() {
+    let w = world(ALL_ACTIONS, "quotas:\n  rules_per_group: 10\n").await;
+    let pl = w
+        .ec2
+        .create_managed_prefix_list()
+        .prefix_list_name("partners")
+        .max_entries(8)
+        .address_family("IPv4")
+        .send()
+        .await
+        .expect("prefix list")
+        .prefix_list
+        .and_then(|p| p.prefix_list_id)
+        .expect("prefix list id");
+    let mut rules_yaml = vec![format!(
+        "  - id: partners\n    direction: ingress\n    protocol: tcp\n    ports: 443\n    prefix_list: {pl}\n    ticket: CHG-1\n"
+    )];
+    w.repo
+        .file("app", "us-east-1", "app", &file(&w.group, &rules_yaml));
+    let (code, out, err) = w.repo.sgops(&["plan", "--format", "json", "--stats"]);
+    assert_eq!(code, 0, "1 baseline + 8: under 10\n{out}\n{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("ec2:DescribeManagedPrefixLists") && l.contains(" 1 ")),
+        "{err}"
+    );
+    rules_yaml.push(rule("more", "ingress", 8443, "203.0.113.0/24", "More"));
+    rules_yaml.push(rule("most", "ingress", 9443, "203.0.113.0/24", "Most"));
+    w.repo
+        .file("app", "us-east-1", "app", &file(&w.group, &rules_yaml));
+    let (code, plan, _) = w.repo.plan_json();
+    assert_eq!(code, 1);
+    let msg = plan["errors"][0]["message"].as_str().unwrap_or("");
+    assert!(msg.contains("11 ingress IPv4 rules"), "{msg}");
+}
+
 #[tokio::test]
 async fn one_account_failing_does_not_stop_the_others() {
     let good = account_id();

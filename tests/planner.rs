@@ -885,6 +885,56 @@ fn quota_counts_prefix_lists_and_group_references_with_ipv4() {
     assert!(errs[0].contains("4 ingress IPv4 rules"), "{errs:?}");
 }
 
+/// AWS counts a prefix-list rule as the list's max entries, in the list's address family;
+/// a list that was not found counts as one IPv4 rule.
+#[test]
+fn quota_weighs_prefix_lists_by_max_entries_and_family() {
+    const PL: &str = "pl-0123456789abcdef0";
+    let cfg = quota_config(10);
+    let d = desired()
+        .group(G, vec![rule("pl").peer(Peer::PrefixList(PL.into()))])
+        .build();
+    let mut live = LiveB::empty(&d);
+    for p in 1..=5 {
+        live.add_untagged(G, spec(p, cidr("10.0.0.0/8"), None));
+    }
+    assert_eq!(
+        quota_errors(&cfg, &d, &live, &allow_all()),
+        Vec::<String>::new(),
+        "unknown size: one rule"
+    );
+    live.prefix_list(PL, 6, false);
+    let errs = quota_errors(&cfg, &d, &live, &allow_all());
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert!(errs[0].contains("11 ingress IPv4 rules"), "{errs:?}");
+    live.prefix_list(PL, 6, true);
+    assert_eq!(
+        quota_errors(&cfg, &d, &live, &allow_all()),
+        Vec::<String>::new(),
+        "an IPv6 list counts with IPv6 rules"
+    );
+    // Deleting a managed prefix-list rule frees its whole weight.
+    let empty = desired().group(G, vec![]).build();
+    let mut full = LiveB::empty(&empty);
+    full.prefix_list(PL, 6, false);
+    let pl_spec = rule("pl").peer(Peer::PrefixList(PL.into())).spec();
+    full.add(G, pl_spec, tags(&[(RULE_TAG, "pl")]));
+    for p in 1..=4 {
+        full.add_untagged(G, spec(p, cidr("10.0.0.0/8"), None));
+    }
+    let d = desired()
+        .group(
+            G,
+            (1..=5)
+                .map(|i| rule(&format!("a{i}")).port(8080 + i))
+                .collect(),
+        )
+        .build();
+    let p = run_plan(&cfg, &d, &full.build(), &allow_all());
+    assert_eq!(p.errors, [], "10 - 6 + 5 = 9 rules");
+    assert_eq!(p.changes.len(), 6);
+}
+
 #[test]
 fn a_group_over_the_quota_that_the_plan_does_not_grow_is_no_error() {
     let cfg = quota_config(3);

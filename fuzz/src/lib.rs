@@ -32,6 +32,7 @@ pub fn fuzz_one(data: &[u8]) {
         config::Account {
             id: "111111111111".into(),
             role_name: None,
+            regions: None,
         },
     );
     let opts = rules::LoadOptions {

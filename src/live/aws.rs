@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::{Filter, SecurityGroupRule};
 
-use super::{LiveGroup, LiveRead, LiveRule, LiveTarget, spec_from_aws};
+use super::{LiveGroup, LiveRead, LiveRule, LiveTarget, PrefixList, spec_from_aws};
 use crate::aws::describe_sdk_error;
 use crate::config::RULE_TAG;
 use crate::rules::GroupRef;
@@ -59,6 +59,53 @@ impl AwsEc2 {
     }
 
     /// Every rule in the account and region, 1000 a page, following NextToken.
+    /// The managed prefix lists among `ids` (AWS-managed and shared ones included); ids not
+    /// found are absent. One DescribeManagedPrefixLists per 200 ids (a filter's limit).
+    pub async fn prefix_lists(
+        &self,
+        ids: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, PrefixList>, String> {
+        let ids: Vec<String> = ids.iter().cloned().collect();
+        let mut out = BTreeMap::new();
+        for chunk in ids.chunks(200) {
+            let mut token: Option<String> = None;
+            loop {
+                let resp = self
+                    .client
+                    .describe_managed_prefix_lists()
+                    .filters(filter("prefix-list-id", chunk.iter().cloned()))
+                    .set_next_token(token.clone())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        format!("DescribeManagedPrefixLists: {}", describe_sdk_error(&e))
+                    })?;
+                for p in resp.prefix_lists() {
+                    if let Some(id) = p.prefix_list_id() {
+                        let max = p.max_entries().and_then(|m| u32::try_from(m).ok());
+                        out.insert(
+                            id.to_string(),
+                            PrefixList {
+                                max_entries: max.unwrap_or(1).max(1),
+                                ipv6: p
+                                    .address_family()
+                                    .is_some_and(|f| f.eq_ignore_ascii_case("IPv6")),
+                            },
+                        );
+                    }
+                }
+                token = resp
+                    .next_token()
+                    .map(str::to_string)
+                    .filter(|t| !t.is_empty());
+                if token.is_none() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub async fn describe_rules(&self) -> Result<Vec<SecurityGroupRule>, String> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;

@@ -50,6 +50,17 @@ pub struct LiveTarget {
     /// Groups no rule file names that still hold rules tagged `sgops:rule`, sorted by id:
     /// their file was deleted, so their managed rules are to be revoked.
     pub orphans: Vec<LiveGroup>,
+    /// The prefix lists that desired or live rules of the named groups reference, by id: a
+    /// rule referencing one counts as its max entries toward the rules quota, as AWS counts.
+    /// Read only when some rule references a prefix list; a list not found is absent.
+    pub prefix_lists: BTreeMap<String, PrefixList>,
+}
+
+/// What the quota pre-flight needs to know of a managed prefix list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefixList {
+    pub max_entries: u32,
+    pub ipv6: bool,
 }
 
 /// Reads the live rules of groups in one account × region.

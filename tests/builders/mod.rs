@@ -10,7 +10,7 @@ use sgops::apply::{self, ChangeResult, Ec2Write};
 use sgops::config::{Account, Config, RULE_TAG};
 use sgops::diag::Pos;
 use sgops::live::memory::MemEc2;
-use sgops::live::{LiveGroup, LiveRead, LiveRule, LiveTarget, Target};
+use sgops::live::{LiveGroup, LiveRead, LiveRule, LiveTarget, PrefixList, Target};
 use sgops::plan::{self, Change, Plan, PlanInput};
 use sgops::rules::{
     Desired, DesiredRule, Direction, GroupRef, Peer, Ports, Protocol, RuleFile, RuleSpec,
@@ -370,6 +370,17 @@ impl LiveB {
             .expect("ok target")
             .groups
             .insert(g, Err(message.to_string()));
+    }
+
+    /// Records a managed prefix list as read in the default account and region.
+    pub fn prefix_list(&mut self, id: &str, max_entries: u32, ipv6: bool) {
+        self.map
+            .entry(target(ACCOUNT, REGION))
+            .or_insert_with(|| Ok(LiveTarget::default()))
+            .as_mut()
+            .expect("ok target")
+            .prefix_lists
+            .insert(id.to_string(), PrefixList { max_entries, ipv6 });
     }
 
     pub fn build(&self) -> LiveMap {
