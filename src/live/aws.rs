@@ -58,7 +58,6 @@ impl AwsEc2 {
         }
     }
 
-    /// Every rule in the account and region, 1000 a page, following NextToken.
     /// The managed prefix lists among `ids` (AWS-managed and shared ones included); ids not
     /// found are absent. One DescribeManagedPrefixLists per 200 ids (a filter's limit).
     pub async fn prefix_lists(
@@ -106,6 +105,7 @@ impl AwsEc2 {
         Ok(out)
     }
 
+    /// Every rule in the account and region, 1000 a page, following NextToken.
     pub async fn describe_rules(&self) -> Result<Vec<SecurityGroupRule>, String> {
         let mut out = Vec::new();
         let mut token: Option<String> = None;
