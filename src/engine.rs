@@ -199,7 +199,9 @@ async fn read_one(
     };
     let mut live = ec2.read(groups).await?;
     // Prefix-list rules weigh their list's max entries in the quota pre-flight: one more
-    // read, only where some rule of a named group references a prefix list.
+    // read, only where some rule of a named group references a prefix list. A desired list
+    // that does not exist here would fail at apply, part-way: it is a plan error instead.
+    let desired_lists = lists.clone();
     lists.extend(
         live.groups
             .values()
@@ -209,6 +211,17 @@ async fn read_one(
     );
     if !lists.is_empty() {
         live.prefix_lists = ec2.prefix_lists(&lists).await?;
+        let missing: Vec<&str> = desired_lists
+            .iter()
+            .filter(|id| !live.prefix_lists.contains_key(*id))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!(
+                "prefix list {} named in rule files does not exist in this account and region (or is not shared with it)",
+                missing.join(", ")
+            ));
+        }
     }
     Ok((live, ec2))
 }

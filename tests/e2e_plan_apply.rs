@@ -444,6 +444,19 @@ async fn quota_preflight_weighs_prefix_lists() {
             .any(|l| l.contains("ec2:DescribeManagedPrefixLists") && l.contains(" 1 ")),
         "{err}"
     );
+    let typo = "  - id: typo\n    direction: ingress\n    protocol: tcp\n    ports: 444\n    prefix_list: pl-00000000000000000\n    ticket: CHG-1\n".to_string();
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(&w.group, &[rules_yaml[0].clone(), typo]),
+    );
+    let (code, plan, _) = w.repo.plan_json();
+    assert_eq!(code, 1, "a prefix list that is not there is a plan error");
+    assert_eq!(
+        plan["errors"][0]["message"],
+        "prefix list pl-00000000000000000 named in rule files does not exist in this account and region (or is not shared with it)"
+    );
     rules_yaml.push(rule("more", "ingress", 8443, "203.0.113.0/24", "More"));
     rules_yaml.push(rule("most", "ingress", 9443, "203.0.113.0/24", "Most"));
     w.repo
