@@ -13,17 +13,7 @@ async fn import_round_trip_gives_only_adopt() {
     let vpc = create_vpc(&ec2).await;
     let group = create_group(&ec2, &vpc, "app").await;
     let peer_group = create_group(&ec2, &vpc, "peer").await;
-    let pl = ec2
-        .create_managed_prefix_list()
-        .prefix_list_name("partners")
-        .max_entries(5)
-        .address_family("IPv4")
-        .send()
-        .await
-        .expect("prefix list")
-        .prefix_list
-        .and_then(|p| p.prefix_list_id)
-        .expect("prefix list id");
+    let pl = create_prefix_list(&ec2, "partners", 5).await;
     add_ingress(
         &ec2,
         &group,

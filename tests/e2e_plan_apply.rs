@@ -420,18 +420,7 @@ async fn quota_preflight_refuses_the_group() {
 #[tokio::test]
 async fn quota_preflight_weighs_prefix_lists() {
     let w = world(ALL_ACTIONS, "quotas:\n  rules_per_group: 10\n").await;
-    let pl = w
-        .ec2
-        .create_managed_prefix_list()
-        .prefix_list_name("partners")
-        .max_entries(8)
-        .address_family("IPv4")
-        .send()
-        .await
-        .expect("prefix list")
-        .prefix_list
-        .and_then(|p| p.prefix_list_id)
-        .expect("prefix list id");
+    let pl = create_prefix_list(&w.ec2, "partners", 8).await;
     let mut rules_yaml = vec![format!(
         "  - id: partners\n    direction: ingress\n    protocol: tcp\n    ports: 443\n    prefix_list: {pl}\n    ticket: CHG-1\n"
     )];

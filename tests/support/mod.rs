@@ -141,6 +141,20 @@ pub async fn create_vpc(ec2: &aws_sdk_ec2::Client) -> String {
         .expect("vpc id")
 }
 
+/// A managed IPv4 prefix list; returns its id.
+pub async fn create_prefix_list(ec2: &aws_sdk_ec2::Client, name: &str, max_entries: i32) -> String {
+    ec2.create_managed_prefix_list()
+        .prefix_list_name(name)
+        .max_entries(max_entries)
+        .address_family("IPv4")
+        .send()
+        .await
+        .expect("prefix list")
+        .prefix_list
+        .and_then(|p| p.prefix_list_id)
+        .expect("prefix list id")
+}
+
 pub async fn create_group(ec2: &aws_sdk_ec2::Client, vpc: &str, name: &str) -> String {
     ec2.create_security_group()
         .group_name(name)
