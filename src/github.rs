@@ -60,6 +60,11 @@ fn transient(e: &octocrab::Error) -> bool {
     }
 }
 
+/// The pause after failed attempt `n` (1-based): 0.5 s, then 1 s.
+async fn back_off(n: u32) {
+    tokio::time::sleep(Duration::from_millis(250 << n)).await;
+}
+
 /// Runs an idempotent call up to [`ATTEMPTS`] times while it fails transiently.
 async fn idempotent<T, F, Fut>(mut call: F) -> Result<T, octocrab::Error>
 where
@@ -71,7 +76,7 @@ where
         match call().await {
             Err(e) if attempt < ATTEMPTS && transient(&e) => {
                 tracing::debug!("GitHub call failed ({e}), attempt {attempt} of {ATTEMPTS}");
-                tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                back_off(attempt).await;
                 attempt += 1;
             }
             r => return r,
@@ -220,7 +225,7 @@ impl GitHub {
                             tracing::debug!(
                                 "posting the comment failed ({e}): checking whether it landed"
                             );
-                            tokio::time::sleep(Duration::from_millis(250 << posts)).await;
+                            back_off(posts).await;
                         }
                         Err(e) => return Err(classify(&op, e)),
                     }

@@ -4,6 +4,11 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
+/// Colour only on a terminal, and never with NO_COLOR set: CI logs stay plain text.
+pub fn colour(terminal: bool) -> bool {
+    terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
 /// `-v` is info, `-vv` debug, `-vvv` trace; `RUST_LOG` wins when set.
 pub fn init(verbose: u8) {
     let level = match verbose {
@@ -13,9 +18,7 @@ pub fn init(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    // Colour only on a terminal, and never with NO_COLOR: CI logs stay plain text.
-    let ansi = std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let ansi = colour(std::io::stderr().is_terminal());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(ansi)

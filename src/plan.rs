@@ -459,19 +459,14 @@ impl GroupCtx<'_> {
     /// unpaired are revoked.
     fn diff(&self, wanted: &[&Wanted]) -> Vec<Change> {
         let mut out = Vec::new();
-        let managed: Vec<&LiveRule> = self
+        let (managed, unmanaged): (Vec<&LiveRule>, Vec<&LiveRule>) = self
             .group
             .rules
             .iter()
-            .filter(|r| r.tags.contains_key(RULE_TAG))
-            .collect();
-        let unmanaged: Vec<&LiveRule> = self
-            .group
-            .rules
-            .iter()
-            .filter(|r| !r.tags.contains_key(RULE_TAG))
-            .collect();
-        let tag_of = |l: &LiveRule| l.tags.get(RULE_TAG).map_or("", String::as_str).to_string();
+            .partition(|r| r.tags.contains_key(RULE_TAG));
+        fn tag_of(l: &LiveRule) -> &str {
+            l.tags.get(RULE_TAG).map_or("", String::as_str)
+        }
         let mut used: BTreeSet<&str> = BTreeSet::new();
         let mut pairs: Vec<Option<&LiveRule>> = vec![None; wanted.len()];
 
@@ -533,7 +528,7 @@ impl GroupCtx<'_> {
         }
         for live in managed {
             if !used.contains(live.rule_id.as_str()) {
-                out.push(self.delete(live, &tag_of(live)));
+                out.push(self.delete(live, tag_of(live)));
             }
         }
         out

@@ -92,7 +92,6 @@ pub fn run(config_path: &Path, args: &InvokeArgs) -> Result<Exit, Error> {
     })
 }
 
-/// Only sgops.yaml is needed: the rules tree is not read.
 /// `[a-z0-9-]`, as boto3 names services; anything else would read another parameter.
 fn is_service_name(s: &str) -> bool {
     !s.is_empty()

@@ -33,7 +33,7 @@ fn load(config: &Path, rules: &Path, today: Date) -> Result<Repo, Error> {
 
 /// Colour on a terminal unless NO_COLOR is set.
 fn color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    crate::logging::colour(std::io::stdout().is_terminal())
 }
 
 fn write_file(path: &Path, text: &str) -> Result<(), Error> {
