@@ -4,6 +4,7 @@ shape for desired and live, and the diff both baselines use (sgops's semantics, 
 contender finds the same changes).
 
 Standard library + boto3 + PyYAML (PyYAML comes with moto[server]) only."""
+import argparse
 import collections
 import datetime
 import json
@@ -369,3 +370,17 @@ def finish(kind, mode, calls, changes, started, results=None, errors=None):
     json.dump(out, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 1 if errors or (results and results.get("failed")) else 0
+
+
+def start(doc):
+    """What both baselines do first: parse `plan|apply --repo DIR`, start the clock and the call
+    counter, load the repository and read the allow-list (one GetParameter)."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("mode", choices=["plan", "apply"])
+    p.add_argument("--repo", default=".")
+    args = p.parse_args()
+    started = time.monotonic()
+    calls = Calls()
+    config, targets = load_repo(args.repo)
+    allowed = fetch_allowlist(calls, config)
+    return args, started, calls, config, targets, allowed

@@ -19,16 +19,14 @@ semantics, bench/awsbench.py). Writes batched wherever EC2 allows it:
 The allow-list is read once (one GetParameter); a change needing an action it does not allow
 stops the run before any write (exit 3), like sgops. Prints the plan's change counts and the
 API calls by operation on stderr, a JSON summary on stdout. Uses AWS_ENDPOINT_URL."""
-import argparse
 import collections
 import os
 import sys
-import time
 
 from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from awsbench import RULE_TAG, Calls, Rule, assume, check_allowed, diff_group, fetch_allowlist, finish, load_repo, tag_list  # noqa: E402
+from awsbench import RULE_TAG, Rule, assume, check_allowed, diff_group, finish, start, tag_list  # noqa: E402
 
 SESSION = "bench-competent"
 
@@ -177,14 +175,7 @@ def apply_target(ec2, changes):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["plan", "apply"])
-    p.add_argument("--repo", default=".")
-    args = p.parse_args()
-    started = time.monotonic()
-    calls = Calls()
-    config, targets = load_repo(args.repo)
-    allowed = fetch_allowlist(calls, config)
+    args, started, calls, config, targets, allowed = start(__doc__)
     all_changes, errors = [], []
     results = collections.Counter()
     for (account, region), groups in targets.items():

@@ -12,16 +12,14 @@ re-tagged or adopted rule.
 
 The allow-list is read once (one GetParameter). Prints the change counts and the API calls by
 operation on stderr, a JSON summary on stdout. Uses AWS_ENDPOINT_URL."""
-import argparse
 import collections
 import os
 import sys
-import time
 
 from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from awsbench import Calls, Rule, assume, check_allowed, diff_group, fetch_allowlist, finish, load_repo, tag_list  # noqa: E402
+from awsbench import Rule, assume, check_allowed, diff_group, finish, start, tag_list  # noqa: E402
 
 SESSION = "bench-naive"
 CONVERGED = ("InvalidPermission.Duplicate", "InvalidPermission.NotFound", "InvalidSecurityGroupRuleId.NotFound")
@@ -68,14 +66,7 @@ def write(ec2, c):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["plan", "apply"])
-    p.add_argument("--repo", default=".")
-    args = p.parse_args()
-    started = time.monotonic()
-    calls = Calls()
-    config, targets = load_repo(args.repo)
-    allowed = fetch_allowlist(calls, config)
+    args, started, calls, config, targets, allowed = start(__doc__)
     all_changes, errors = [], []
     results = collections.Counter()
     for (account, region), groups in targets.items():

@@ -30,6 +30,18 @@ def die_with_parent():
         pass
 
 
+async def forward(writer, data):
+    """Writes one chunk read from the other side; an empty chunk (EOF) half-closes instead.
+    Returns whether there is more to come."""
+    if not data:
+        if writer.can_write_eof():
+            writer.write_eof()
+        return False
+    writer.write(data)
+    await writer.drain()
+    return True
+
+
 async def delayed_pipe(reader, writer, delay):
     """Copies reader to writer, each chunk delivered `delay` seconds after it was read."""
     queue = asyncio.Queue()
@@ -47,25 +59,15 @@ async def delayed_pipe(reader, writer, delay):
             wait = due - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-            if not data:
-                if writer.can_write_eof():
-                    writer.write_eof()
+            if not await forward(writer, data):
                 return
-            writer.write(data)
-            await writer.drain()
 
     await asyncio.gather(pump(), deliver())
 
 
 async def pipe(reader, writer):
-    while True:
-        data = await reader.read(CHUNK)
-        if not data:
-            if writer.can_write_eof():
-                writer.write_eof()
-            return
-        writer.write(data)
-        await writer.drain()
+    while await forward(writer, await reader.read(CHUNK)):
+        pass
 
 
 async def handle(client_r, client_w, host, port, delay):
