@@ -151,8 +151,12 @@ pub struct CommentArgs {
     #[arg(long)]
     pub pr: u64,
     /// Saved JSON plan (repeatable: shards are merged into one comment).
-    #[arg(long, value_name = "FILE", required = true)]
+    #[arg(long, value_name = "FILE", required_unless_present = "missing_shard")]
     pub plan: Vec<PathBuf>,
+    /// A shard whose plan job wrote no plan (repeatable): an error row in the comment, so
+    /// its accounts are not silently left out.
+    #[arg(long, value_name = "I/N", value_parser = parse_shard)]
+    pub missing_shard: Vec<Shard>,
     /// Commit the plan was made for, shown in the comment [default: GITHUB_SHA].
     #[arg(long, value_name = "SHA")]
     pub commit: Option<String>,

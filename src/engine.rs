@@ -53,7 +53,7 @@ impl Progress {
                 b.set_message(format!("{} {}", t.account, t.region));
                 b.inc(1);
             }
-            None => eprintln!("{} {t}: {outcome}", self.verb),
+            None => crate::errln!("{} {t}: {outcome}", self.verb),
         }
     }
 

@@ -27,3 +27,22 @@ pub mod schema;
 pub mod yaml;
 
 pub use error::{Error, Exit};
+
+/// `eprintln!` that never panics: with standard error closed (`2>&-`), sgops still answers
+/// with its exit code instead of crashing.
+#[macro_export]
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprint!` that never panics (see [`errln!`]).
+#[macro_export]
+macro_rules! errp {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}

@@ -289,7 +289,14 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 allow: input.allowlist,
                 prefix_lists: &live.prefix_lists,
             };
-            let group_changes = ctx.diff(&active);
+            let mut group_changes = ctx.diff(&active);
+            // An expired rule's delete still names the file that declares it.
+            for c in group_changes.iter_mut().filter(|c| c.file.is_none()) {
+                c.file = wanted
+                    .iter()
+                    .find(|w| w.rule.id == c.rule)
+                    .map(|w| w.file.to_string());
+            }
             if let Some(e) = ctx.quota_error(&group_changes) {
                 errors.push(err(e));
             }
@@ -412,7 +419,7 @@ impl GroupCtx<'_> {
                 let id = l.tags.get(RULE_TAG).map_or("", String::as_str);
                 RuleView::new(id, &l.spec, l.tags.clone())
             }),
-            after: wanted.map(|w| RuleView::new(&w.rule.id, &w.rule.spec, self.full_tags(w.rule))),
+            after: wanted.map(|w| RuleView::desired(w.rule, self.full_tags(w.rule))),
             file: wanted.map(|w| w.file.to_string()),
             ops,
         }

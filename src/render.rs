@@ -543,6 +543,7 @@ pub fn apply_markdown(r: &crate::apply::ApplyReport, commit: Option<&str>, limit
             Status::Converged => "converged",
             Status::Failed => "**FAILED**",
             Status::Skipped => "skipped",
+            Status::Partial => "partial",
         };
         let row = format!(
             "| {status} | {} | {} | {} | {} | {} | {} |\n",

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use builders::*;
 use sgops::allowlist::Allowlist;
-use sgops::apply::{ChangeResult, Ec2Write, Status, WriteError};
+use sgops::apply::{ChangeResult, Ec2Write, Status, WriteError, apply_group_with};
 use sgops::config::{Config, RULE_TAG};
 use sgops::live::LiveRule;
 use sgops::live::memory::MemEc2;
@@ -32,6 +32,8 @@ struct Rec<'a> {
     log: Mutex<Vec<Call>>,
     /// Fail every authorize with this error code.
     fail_authorize: Option<&'static str>,
+    /// Fail every revoke with this error code.
+    fail_revoke: Option<&'static str>,
     /// Refuse a modify that would give the group two rules with the same meaning, as AWS
     /// does (it never holds two such rules); MemEc2 lets it through.
     strict_modify: bool,
@@ -43,6 +45,7 @@ impl<'a> Rec<'a> {
             mem,
             log: Mutex::new(Vec::new()),
             fail_authorize: None,
+            fail_revoke: None,
             strict_modify: false,
         }
     }
@@ -98,6 +101,12 @@ impl Ec2Write for Rec<'_> {
             group_id,
             format!("revoke {group_id} {direction} {}", rule_ids.join(",")),
         );
+        if let Some(code) = self.fail_revoke {
+            return Err(WriteError {
+                code: Some(code.to_string()),
+                message: "refused".into(),
+            });
+        }
         self.mem.revoke(group_id, direction, rule_ids).await
     }
 
@@ -387,6 +396,66 @@ async fn replace_makes_the_new_rule_before_it_breaks_the_old() {
     made_before_broken(&rec, &old_id, &a.spec());
     assert_eq!(managed(&mem, G), wanted(&cfg, &d, G));
     assert!(mem.rules(G).iter().all(|r| r.rule_id != old_id));
+}
+
+#[tokio::test]
+async fn a_replace_stopped_between_make_and_break_leaves_its_new_rule_in_the_journal() {
+    let cfg = config();
+    let d = desired().group(G, vec![rule("a").port(8443)]).build();
+    let mut live = LiveB::from_desired(&cfg, &d);
+    live.rule(G, "a").spec = rule("a").port(443).spec();
+    let mem = mem_from(&live);
+    let p = plan_mem(
+        &cfg,
+        &d,
+        &mem,
+        &allow_all_but(&["modify_security_group_rules"]),
+    )
+    .await;
+    let mut rec = Rec::new(&mem);
+    rec.fail_revoke = Some("UnauthorizedOperation");
+    let journal = Mutex::new(Vec::new());
+    let results = apply_group_with(&rec, G, &p.changes, &|r| {
+        journal
+            .lock()
+            .expect("journal")
+            .push((r.status, r.new_rule_id.clone()))
+    })
+    .await;
+    assert_eq!(statuses(&results), [("a", Action::Replace, Status::Failed)]);
+    let journal = journal.into_inner().expect("journal");
+    let new_id = journal
+        .first()
+        .and_then(|(_, id)| id.clone())
+        .expect("the new rule's id");
+    assert!(mem.rules(G).iter().any(|r| r.rule_id == new_id));
+    assert_eq!(
+        journal,
+        [
+            (Status::Partial, Some(new_id.clone())),
+            (Status::Failed, Some(new_id))
+        ]
+    );
+}
+
+#[tokio::test]
+async fn adoption_tags_the_rule_before_it_edits_it() {
+    let cfg = config();
+    let d = desired().group(G, vec![rule("a").port(443)]).build();
+    let mut live = LiveB::from_desired(&cfg, &d);
+    live.rule(G, "a").spec.description = Some("by hand".into());
+    live.rule(G, "a").tags.clear();
+    let mem = mem_from(&live);
+    let p = plan_mem(&cfg, &d, &mem, &allow_all()).await;
+    assert_eq!(p.summary.adopt, 1);
+    let rec = Rec::new(&mem);
+    let results = apply_plan(&rec, &p).await;
+    assert_eq!(statuses(&results), [("a", Action::Adopt, Status::Applied)]);
+    let names = rec.names();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names[0].starts_with("create_tags"), "{names:?}");
+    assert!(names[1].starts_with("modify"), "{names:?}");
+    assert_eq!(managed(&mem, G), wanted(&cfg, &d, G));
 }
 
 #[tokio::test]

@@ -946,3 +946,45 @@ fn commands_that_cannot_start_exit_one_with_a_message() {
         assert!(run.stdout.is_empty(), "{}: {}", run.what, run.stdout);
     }
 }
+
+#[test]
+fn a_bad_command_line_exits_one_never_two() {
+    // 2 means "changes found" to `plan --detailed-exitcode`: a typo must not look like drift.
+    for args in [
+        &["plan", "--detailed-exitcode", "--nonsense"][..],
+        &["nosuchcommand"],
+        &["plan", "--shard", "5/4"],
+        &["comment", "--pr", "1"],
+    ] {
+        let run = Repo::base().run(args, &[]);
+        run.assert_code(1);
+        assert!(
+            run.stderr.starts_with("error: "),
+            "{}: {}",
+            run.what,
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "{}: {}", run.what, run.stdout);
+    }
+    let run = Repo::base().run(&["--version"], &[]);
+    run.assert_code(0);
+    assert!(run.stdout.starts_with("sgops "), "{}", run.stdout);
+}
+
+#[test]
+fn a_closed_standard_error_is_not_a_crash() {
+    let repo = Repo::base();
+    repo.write(
+        &format!("{FILE_DIR}/web.yaml"),
+        "security_group: sg-0a1b2c3d4e5f67890\nrules:\n  - id: web\n    direction: ingress\n    protocol: tcp\n    ports: 443\n    cidr: 10.0.0.1/8\n    ticket: CHG-1\n",
+    );
+    // `2>&-`: every write to standard error fails with EBADF.
+    let out = std::process::Command::new("sh")
+        .current_dir(repo.dir.path())
+        .env("SGOPS_TODAY", TODAY)
+        .arg("-c")
+        .arg(format!("'{}' validate 2>&-", env!("CARGO_BIN_EXE_sgops")))
+        .output()
+        .expect("run sh");
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+}

@@ -527,8 +527,20 @@ async fn expired_rules_are_revoked() {
     let (code, _, err) = w.repo.sgops(&["validate"]);
     assert_eq!(code, 0);
     assert!(err.contains("expired on 2026-11-27"), "{err}");
-    let (_, plan, _) = w.repo.plan_json();
+    // In GitHub Actions the warning is an annotation of `validate`; the standard output of
+    // `plan` stays the plan alone.
+    let (code, out, err) = w
+        .repo
+        .sgops_with_env(&["plan", "--format", "json"], &[("GITHUB_ACTIONS", "true")]);
+    assert_eq!(code, 0, "{err}");
+    let plan: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("plan JSON: {e}\n{out}"));
     assert_eq!(actions(&plan), vec!["temp:delete"]);
+    assert!(err.contains("expired on 2026-11-27"), "{err}");
+    let (_, out, _) = w
+        .repo
+        .sgops_with_env(&["validate"], &[("GITHUB_ACTIONS", "true")]);
+    assert!(out.starts_with("::warning file="), "{out}");
     assert_eq!(w.repo.sgops(&["apply"]).0, 0);
     assert!(
         ingress(&w.ec2, &w.group)

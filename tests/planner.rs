@@ -109,7 +109,8 @@ fn create_authorizes_with_every_tag() {
         }]
     );
     let after = c.after.as_ref().expect("after");
-    assert_eq!(after.id, "a");
+    assert_eq!(after.id.as_deref(), Some("a"));
+    assert_eq!(after.ticket.as_deref(), Some("CHG-1"));
     assert_eq!(after.spec().expect("spec"), a.spec());
     assert_eq!(after.tags, want_tags);
     assert_eq!(
@@ -162,7 +163,7 @@ fn adopt_tags_an_untagged_rule_that_is_exactly_it() {
         }]
     );
     assert_eq!(c.api_actions, strs(&["create_tags"]));
-    assert_eq!(c.before.as_ref().map(|b| b.id.as_str()), Some(""));
+    assert_eq!(c.before.as_ref().map(|b| b.id.as_deref()), Some(None));
     assert_eq!(p.summary.adopt, 1);
 }
 
@@ -540,6 +541,12 @@ fn expired_rules_are_deleted_on_and_after_their_date() {
             ..
         }]
     )));
+    // The delete of an expired rule still names the file that declares it.
+    assert!(
+        p.changes.iter().all(|c| c.file.is_some()),
+        "{:?}",
+        p.changes
+    );
 }
 
 #[test]

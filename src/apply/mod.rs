@@ -2,7 +2,7 @@
 //! group, make-before-break, converging on duplicates and rules already gone.
 //!
 //! Order within a group: revoke rules no longer desired (frees quota), authorize new rules
-//! (each with its own tags), modify in place, tag, and last revoke the rules that replaced
+//! (each with its own tags), tag, modify in place, and last revoke the rules that replaced
 //! ones superseded. [`Ec2Write`] hides AWS so the same code runs against memory in tests.
 
 pub mod aws;
@@ -32,7 +32,6 @@ const DUPLICATE: &[&str] = &["InvalidPermission.Duplicate"];
 const NOT_FOUND: &[&str] = &[
     "InvalidPermission.NotFound",
     "InvalidSecurityGroupRuleId.NotFound",
-    "InvalidSecurityGroupRuleId.Malformed",
 ];
 
 /// The EC2 writes sgops makes, in one account × region.
@@ -72,6 +71,10 @@ pub enum Status {
     Failed,
     /// Not attempted: its account × region could not be planned or reached.
     Skipped,
+    /// Journal only: some writes of the change landed (a replace's new rule) and more are
+    /// to come. A later line for the same change gives its final status; when none does,
+    /// the apply stopped in between and this line says what it left behind.
+    Partial,
 }
 
 /// What happened to one change.
@@ -128,6 +131,8 @@ impl ApplyReport {
                 Status::Converged => &mut summary.converged,
                 Status::Failed => &mut summary.failed,
                 Status::Skipped => &mut summary.skipped,
+                // Never a final status; counted as unfinished should one get here.
+                Status::Partial => &mut summary.failed,
             } += 1;
         }
         ApplyReport {
@@ -150,10 +155,11 @@ impl ApplyReport {
 enum Step {
     Deletes,
     Authorize,
+    /// Before modify: an adopted rule carries `sgops:rule` before sgops edits it.
+    Tags,
     Modify,
     /// Authorizes of rules that take the old place of a modified rule.
     AuthorizeAfterModify,
-    Tags,
     ReplacedRevokes,
     /// Authorizes of rules that take the old place of a replaced rule.
     AuthorizeAfterReplace,
@@ -193,6 +199,17 @@ impl Tracker<'_> {
             status: self.status[i],
             message: self.message[i].clone(),
             new_rule_id: self.new_id[i].clone(),
+        }
+    }
+
+    /// Journals a write of change `i` that landed at step `now` when the change has more
+    /// writes to come, so an apply stopped in between still records the new rule.
+    fn progress(&self, i: usize, now: Step) {
+        if self.last[i] > now && !self.reported[i] {
+            let mut r = self.result(i);
+            r.status = Status::Partial;
+            r.message = Some("new rule created; the rest of the change is pending".into());
+            (self.on_result)(&r);
         }
     }
 
@@ -293,7 +310,41 @@ pub async fn apply_group_with<W: Ec2Write>(
     // 2. Authorize: one call per rule, so each carries its own sgops:rule tag from birth.
     authorize(ec2, group_id, &authorize_step, Step::Authorize, &mut t).await;
 
-    // 3. Modify in place: one call for the group; on failure, one by one to find the culprit.
+    // 3. Tags: one call per distinct tag set (rule_tags changes batch across rules). Before
+    //    modify, so that sgops never edits a rule that does not yet carry its tag.
+    let mut creates: BTreeMap<&BTreeMap<String, String>, Vec<(usize, String)>> = BTreeMap::new();
+    let mut deletes: BTreeMap<&Vec<String>, Vec<(usize, String)>> = BTreeMap::new();
+    for (i, c) in changes.iter().enumerate() {
+        if t.status[i] == Status::Failed {
+            continue;
+        }
+        for op in &c.ops {
+            match op {
+                Op::CreateTags { rule_id, tags } => {
+                    creates.entry(tags).or_default().push((i, rule_id.clone()))
+                }
+                Op::DeleteTags { rule_id, keys } => {
+                    deletes.entry(keys).or_default().push((i, rule_id.clone()))
+                }
+                _ => {}
+            }
+        }
+    }
+    for (tags, items) in creates {
+        let ids: Vec<String> = items.iter().map(|(_, id)| id.clone()).collect();
+        if let Err(e) = ec2.create_tags(&ids, tags).await {
+            items.iter().for_each(|(i, _)| t.fail(*i, &e));
+        }
+    }
+    for (keys, items) in deletes {
+        let ids: Vec<String> = items.iter().map(|(_, id)| id.clone()).collect();
+        if let Err(e) = ec2.delete_tags(&ids, keys).await {
+            items.iter().for_each(|(i, _)| t.fail(*i, &e));
+        }
+    }
+    t.settle(Step::Tags);
+
+    // 4. Modify in place: one call for the group; on failure, one by one to find the culprit.
     let mods: Vec<(usize, String, RuleSpec)> = changes
         .iter()
         .enumerate()
@@ -327,39 +378,6 @@ pub async fn apply_group_with<W: Ec2Write>(
         &mut t,
     )
     .await;
-
-    // 4. Tags: one call per distinct tag set (rule_tags changes batch across rules).
-    let mut creates: BTreeMap<&BTreeMap<String, String>, Vec<(usize, String)>> = BTreeMap::new();
-    let mut deletes: BTreeMap<&Vec<String>, Vec<(usize, String)>> = BTreeMap::new();
-    for (i, c) in changes.iter().enumerate() {
-        if t.status[i] == Status::Failed {
-            continue;
-        }
-        for op in &c.ops {
-            match op {
-                Op::CreateTags { rule_id, tags } => {
-                    creates.entry(tags).or_default().push((i, rule_id.clone()))
-                }
-                Op::DeleteTags { rule_id, keys } => {
-                    deletes.entry(keys).or_default().push((i, rule_id.clone()))
-                }
-                _ => {}
-            }
-        }
-    }
-    for (tags, items) in creates {
-        let ids: Vec<String> = items.iter().map(|(_, id)| id.clone()).collect();
-        if let Err(e) = ec2.create_tags(&ids, tags).await {
-            items.iter().for_each(|(i, _)| t.fail(*i, &e));
-        }
-    }
-    for (keys, items) in deletes {
-        let ids: Vec<String> = items.iter().map(|(_, id)| id.clone()).collect();
-        if let Err(e) = ec2.delete_tags(&ids, keys).await {
-            items.iter().for_each(|(i, _)| t.fail(*i, &e));
-        }
-    }
-    t.settle(Step::Tags);
 
     // 5. Break after make: revoke replaced rules whose successor now exists.
     for dir in [Direction::Ingress, Direction::Egress] {
@@ -420,7 +438,10 @@ async fn authorize<W: Ec2Write>(
                     continue;
                 }
                 match ec2.authorize(group_id, spec, tags).await {
-                    Ok(id) => t.new_id[i] = id,
+                    Ok(id) => {
+                        t.new_id[i] = id;
+                        t.progress(i, now);
+                    }
                     Err(e) if e.is(DUPLICATE) => {
                         t.converge(i, "the rule already existed (InvalidPermission.Duplicate)")
                     }

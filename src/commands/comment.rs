@@ -5,7 +5,7 @@ use std::io::Write;
 use crate::cli::CommentArgs;
 use crate::error::{Error, Exit};
 use crate::github::{COMMENT_LIMIT, GitHub, PLAN_MARKER, Upsert};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanError};
 use crate::render::{self, MdOptions};
 
 /// GitHub's limit for `$GITHUB_STEP_SUMMARY` is 1 MiB; keep room for other steps.
@@ -16,7 +16,14 @@ pub fn run(args: &CommentArgs) -> Result<Exit, Error> {
     for path in &args.plan {
         plans.push(super::read_plan(path)?);
     }
-    let plan = Plan::merge(plans);
+    let mut plan = Plan::merge(plans);
+    for s in &args.missing_shard {
+        plan.errors.push(PlanError {
+            account: format!("shard {}/{}", s.index, s.count),
+            region: "all regions".into(),
+            message: "no plan: this shard's plan job failed before writing it, so its accounts are missing here; see the workflow run".into(),
+        });
+    }
     let commit = args
         .commit
         .clone()
@@ -32,7 +39,7 @@ pub fn run(args: &CommentArgs) -> Result<Exit, Error> {
             &MdOptions {
                 commit: commit.as_deref(),
                 limit: STEP_SUMMARY_LIMIT,
-                cut_note: "The full plan is in the `sgops-plan` artifact of this run.",
+                cut_note: "The full plan is in the `sgops-plan-*` artifacts of this run.",
                 ..MdOptions::default()
             },
         );
@@ -57,7 +64,7 @@ pub fn run(args: &CommentArgs) -> Result<Exit, Error> {
         Upsert::Updated(id) => format!("updated comment {id}"),
         Upsert::Unchanged(id) => format!("comment {id} already up to date"),
     };
-    eprintln!("#{}: {what}", args.pr);
+    crate::errln!("#{}: {what}", args.pr);
     Ok(Exit::Ok)
 }
 
@@ -69,7 +76,7 @@ pub fn comment_body(plan: &Plan, commit: Option<&str>) -> String {
             commit,
             // Room for the marker and for multi-byte characters counted by GitHub as one.
             limit: COMMENT_LIMIT - PLAN_MARKER.len() - 1024,
-            cut_note: "The full plan is in this run's job summary and in the `sgops-plan` artifact.",
+            cut_note: "The full plan is in this run's job summary and in the `sgops-plan-*` artifacts.",
             ..MdOptions::default()
         },
     );

@@ -67,7 +67,7 @@ fn load_config(path: &std::path::Path) -> Result<crate::config::Config, Error> {
     let mut sources = crate::diag::Sources::default();
     crate::config::load(path, &mut sources).map_err(|d| {
         for x in &d {
-            eprintln!("{}", crate::diag::render(x, &sources));
+            crate::errln!("{}", crate::diag::render(x, &sources));
         }
         let c = crate::diag::count(&d);
         Error::Invalid {

@@ -20,7 +20,7 @@ use super::{print_stdout, runtime, validate};
 /// Loads the repository; any error or guardrail violation stops before AWS is called.
 fn load(config: &Path, rules: &Path, today: Date) -> Result<Repo, Error> {
     let repo = Repo::load(config, rules, today);
-    validate::report(&repo)?;
+    validate::report(&repo, false)?;
     let c = repo.counts();
     if c.errors > 0 || c.guardrails > 0 {
         return Err(Error::Invalid {
@@ -93,7 +93,7 @@ pub fn plan(config: &Path, rules: &Path, today: Date, args: &PlanArgs) -> Result
     };
     print_stdout(&text)?;
     if args.stats {
-        eprint!("{}", p.aws.calls.snapshot().render());
+        crate::errp!("{}", p.aws.calls.snapshot().render());
     }
     let max = p
         .repo
@@ -101,16 +101,16 @@ pub fn plan(config: &Path, rules: &Path, today: Date, args: &PlanArgs) -> Result
         .as_ref()
         .map_or(usize::MAX, |c| c.guardrails.max_changes);
     if plan.changes.len() > max {
-        eprintln!(
+        crate::errln!(
             "warning: {} changes is over guardrails.max_changes ({max}): apply will refuse unless --allow-many",
             plan.changes.len()
         );
     }
     Ok(if !plan.errors.is_empty() {
-        eprint!("{}", errors_text(&plan.errors));
+        crate::errp!("{}", errors_text(&plan.errors));
         Exit::Error
     } else if plan.summary.denied > 0 {
-        eprintln!(
+        crate::errln!(
             "refused: {} changes need actions the allow-list does not permit",
             plan.summary.denied
         );
@@ -171,7 +171,7 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
         })
         .collect();
     if !denied.is_empty() {
-        eprint!("{}", render::text(plan, false));
+        crate::errp!("{}", render::text(plan, false));
         return Err(Error::Policy(format!(
             "refused: {} changes need actions the allow-list does not permit; nothing was changed:\n{}",
             denied.len(),
@@ -196,7 +196,7 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
         _ => print_stdout(&report_text(&report))?,
     }
     if args.stats {
-        eprint!("{}", p.aws.calls.snapshot().render());
+        crate::errp!("{}", p.aws.calls.snapshot().render());
     }
     if let Some((gh, sha)) = github {
         rt.block_on(post_apply(&gh, &sha, &report))?;
@@ -204,8 +204,8 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
     if report.is_success() {
         Ok(Exit::Ok)
     } else {
-        eprint!("{}", errors_text(&report.errors));
-        eprintln!(
+        crate::errp!("{}", errors_text(&report.errors));
+        crate::errln!(
             "error: apply incomplete: {} failed, {} skipped, {} account/region errors; the journal {} lists every change made",
             report.summary.failed,
             report.summary.skipped,
@@ -227,7 +227,9 @@ fn errors_text(errors: &[crate::plan::PlanError]) -> String {
 /// Posts the apply result to the pull request merged as `GITHUB_SHA`.
 async fn post_apply(gh: &GitHub, sha: &str, report: &ApplyReport) -> Result<(), Error> {
     let Some(pr) = gh.merged_pull_request(sha).await? else {
-        eprintln!("warning: no pull request was merged as {sha}; the apply result is not posted");
+        crate::errln!(
+            "warning: no pull request was merged as {sha}; the apply result is not posted"
+        );
         return Ok(());
     };
     let body = format!(
@@ -235,7 +237,7 @@ async fn post_apply(gh: &GitHub, sha: &str, report: &ApplyReport) -> Result<(), 
         render::apply_markdown(report, Some(sha), COMMENT_LIMIT - APPLY_MARKER.len() - 1024)
     );
     let done = gh.upsert_comment(pr, APPLY_MARKER, &body).await?;
-    eprintln!("apply result posted to #{pr} ({done:?})");
+    crate::errln!("apply result posted to #{pr} ({done:?})");
     Ok(())
 }
 
@@ -252,6 +254,7 @@ pub fn report_text(r: &ApplyReport) -> String {
             Status::Converged => "converged",
             Status::Failed => "FAILED",
             Status::Skipped => "skipped",
+            Status::Partial => "partial",
         };
         s.push_str(&format!(
             "{status:<9} {:<7} {} {} {} {}",

@@ -10,7 +10,7 @@ use crate::repo::Repo;
 
 pub fn run(config: &Path, rules: &Path, today: Date) -> Result<Exit, Error> {
     let repo = Repo::load(config, rules, today);
-    report(&repo)?;
+    report(&repo, true)?;
     let c = repo.counts();
     if c.errors > 0 || c.guardrails > 0 {
         return Err(Error::Invalid {
@@ -18,7 +18,7 @@ pub fn run(config: &Path, rules: &Path, today: Date) -> Result<Exit, Error> {
             guardrails: c.guardrails,
         });
     }
-    eprintln!(
+    crate::errln!(
         "ok: {} in {}{}",
         plural(repo.desired.rule_count(), "rule"),
         plural(repo.desired.files.len(), "file"),
@@ -34,16 +34,17 @@ fn plural(n: usize, word: &str) -> String {
     format!("{n} {word}{}", if n == 1 { "" } else { "s" })
 }
 
-/// Prints every diagnostic on standard error, and as workflow annotations on standard
-/// output inside GitHub Actions (where the runner picks them up).
-pub fn report(repo: &Repo) -> Result<(), Error> {
+/// Prints every diagnostic on standard error and, when `annotate` is set inside GitHub
+/// Actions, as workflow annotations on standard output (where the runner picks them up).
+/// Only `validate` annotates: the standard output of `plan` and `apply` is their result.
+pub fn report(repo: &Repo, annotate: bool) -> Result<(), Error> {
     let mut err = String::new();
     for d in &repo.diagnostics {
         err.push_str(&diag::render(d, &repo.sources));
         err.push('\n');
     }
-    eprint!("{err}");
-    if std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
+    crate::errp!("{err}");
+    if annotate && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
         let mut out = String::new();
         for d in &repo.diagnostics {
             out.push_str(&diag::github_annotation(d));

@@ -324,7 +324,9 @@ impl Desired {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RuleView {
-    pub id: String,
+    /// Absent for a live rule that carries no `sgops:rule` tag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     pub direction: Direction,
     pub protocol: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -339,6 +341,11 @@ pub struct RuleView {
     pub security_group: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The approval the desired rule rests on (absent for live rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
 }
@@ -410,7 +417,7 @@ impl RuleView {
             Peer::SecurityGroup(g) => security_group = Some(g.clone()),
         }
         RuleView {
-            id: id.to_string(),
+            id: (!id.is_empty()).then(|| id.to_string()),
             direction: spec.direction,
             protocol: spec.protocol.to_string(),
             ports,
@@ -419,7 +426,18 @@ impl RuleView {
             prefix_list,
             security_group,
             description: spec.description.clone(),
+            ticket: None,
+            expires: None,
             tags,
+        }
+    }
+
+    /// The view of a desired rule: its id, the rule, its ticket and expiry, and `tags`.
+    pub fn desired(rule: &DesiredRule, tags: BTreeMap<String, String>) -> RuleView {
+        RuleView {
+            ticket: Some(rule.ticket.clone()),
+            expires: rule.expires.map(|d| d.to_string()),
+            ..RuleView::new(&rule.id, &rule.spec, tags)
         }
     }
 }
