@@ -303,15 +303,21 @@ impl Session {
 /// STS session name that shows in CloudTrail which change made each call:
 /// `SGOPS_SESSION_NAME`, else the PR number or commit from GitHub Actions, else `sgops-local`.
 fn session_name() -> String {
-    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    session_name_from(|k| std::env::var(k).ok())
+}
+
+/// [`session_name`] over any environment (`env` looks a variable up).
+fn session_name_from(env: impl Fn(&str) -> Option<String>) -> String {
+    let env = |k: &str| env(k).filter(|v| !v.is_empty());
+    let short = |sha: String| sha.chars().take(12).collect::<String>();
     let raw = env("SGOPS_SESSION_NAME").unwrap_or_else(|| {
         let pr = env("GITHUB_REF")
             .and_then(|r| r.strip_prefix("refs/pull/").map(str::to_string))
             .and_then(|r| r.split('/').next().map(str::to_string));
         match (pr, env("GITHUB_SHA")) {
-            (Some(pr), Some(sha)) => format!("sgops-pr{pr}-{}", &sha[..sha.len().min(12)]),
+            (Some(pr), Some(sha)) => format!("sgops-pr{pr}-{}", short(sha)),
             (Some(pr), None) => format!("sgops-pr{pr}"),
-            (None, Some(sha)) => format!("sgops-{}", &sha[..sha.len().min(12)]),
+            (None, Some(sha)) => format!("sgops-{}", short(sha)),
             (None, None) => "sgops-local".into(),
         }
     });
@@ -347,6 +353,41 @@ mod tests {
         assert_eq!(sanitize_session_name("a b/c"), "a-b-c");
         assert_eq!(sanitize_session_name(""), "--");
         assert_eq!(sanitize_session_name(&"x".repeat(100)).len(), 64);
+    }
+
+    #[test]
+    fn session_names_carry_the_pull_request_or_the_commit() {
+        let name = |vars: &[(&str, &str)]| {
+            let vars: BTreeMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            session_name_from(|k| vars.get(k).cloned())
+        };
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        assert_eq!(
+            name(&[("GITHUB_REF", "refs/pull/42/merge"), ("GITHUB_SHA", sha)]),
+            "sgops-pr42-0123456789ab"
+        );
+        assert_eq!(
+            name(&[("GITHUB_REF", "refs/heads/main"), ("GITHUB_SHA", sha)]),
+            "sgops-0123456789ab"
+        );
+        assert_eq!(name(&[("GITHUB_REF", "refs/pull/7/merge")]), "sgops-pr7");
+        assert_eq!(name(&[]), "sgops-local");
+        assert_eq!(name(&[("GITHUB_SHA", "")]), "sgops-local");
+        assert_eq!(
+            name(&[
+                ("SGOPS_SESSION_NAME", "break glass #3"),
+                ("GITHUB_SHA", sha)
+            ]),
+            "break-glass--3"
+        );
+        // Not a hex SHA (no panic on a multi-byte character at the cut).
+        assert_eq!(
+            name(&[("GITHUB_SHA", "ééééééééééééé")]),
+            "sgops-------------"
+        );
     }
 
     #[test]

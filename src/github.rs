@@ -268,11 +268,9 @@ impl GitHub {
         let prs: Vec<PullRequest> = idempotent(|| crab.get(route.as_str(), None::<&()>))
             .await
             .map_err(|e| classify(&op, e))?;
-        Ok(prs
-            .iter()
-            .find(|p| p.merged_at.is_some())
-            .or(prs.first())
-            .map(|p| p.number))
+        // Only a merged one: an open pull request may contain the commit too, and must not
+        // be told that its changes were applied.
+        Ok(prs.iter().find(|p| p.merged_at.is_some()).map(|p| p.number))
     }
 }
 

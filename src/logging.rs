@@ -6,7 +6,12 @@ use tracing_subscriber::EnvFilter;
 
 /// Colour only on a terminal, and never with NO_COLOR set: CI logs stay plain text.
 pub fn colour(terminal: bool) -> bool {
-    terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    colour_with(terminal, std::env::var_os("NO_COLOR"))
+}
+
+/// [`colour`] with NO_COLOR given: any non-empty value turns colour off (no-color.org).
+fn colour_with(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
 /// `-v` is info, `-vv` debug, `-vvv` trace; `RUST_LOG` wins when set.
@@ -25,4 +30,17 @@ pub fn init(verbose: u8) {
         .with_writer(std::io::stderr)
         .with_target(false)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::colour_with;
+
+    #[test]
+    fn colour_only_on_a_terminal_without_no_color() {
+        assert!(colour_with(true, None));
+        assert!(colour_with(true, Some("".into())));
+        assert!(!colour_with(true, Some("1".into())));
+        assert!(!colour_with(false, None));
+    }
 }

@@ -254,7 +254,12 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                     .extend(wanted),
                 Some(Err(e)) => {
                     hasher.update(format!("E {gref} {e}\n"));
-                    errors.push(err(format!("security group {gref}: {e}")));
+                    // Readers' messages mostly name the group already.
+                    errors.push(err(if e.starts_with("security group ") {
+                        e.clone()
+                    } else {
+                        format!("security group {gref}: {e}")
+                    }));
                 }
                 None => errors.push(err(format!("security group {gref} was not read"))),
             }

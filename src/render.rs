@@ -495,6 +495,31 @@ fn fence_safe(s: &str) -> String {
 }
 
 /// The apply result as Markdown for the merged pull request, cut to `limit` bytes.
+/// The apply comment when apply stopped before changing anything: refused by policy (stale
+/// plan, denied actions, too many changes, invalid rules) or failed to start.
+pub fn apply_stopped_markdown(message: &str, refused: bool, commit: &str) -> String {
+    let mut out = String::from("### sgops apply\n\n");
+    let _ = writeln!(
+        out,
+        "{} Nothing was changed.\n",
+        if refused {
+            "⛔ **Apply refused.**"
+        } else {
+            "❌ **Apply failed before any change.**"
+        }
+    );
+    let c: String = commit
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(40)
+        .collect();
+    let _ = writeln!(out, "Commit `{c}`\n");
+    for line in message.lines() {
+        let _ = writeln!(out, "> {}", md_escape(line.trim_start()));
+    }
+    out
+}
+
 pub fn apply_markdown(r: &crate::apply::ApplyReport, commit: Option<&str>, limit: usize) -> String {
     use crate::apply::Status;
     let m = &r.summary;

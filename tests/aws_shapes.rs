@@ -487,3 +487,76 @@ fn ip_permission_shapes_for_each_peer_kind() {
     assert_eq!(p.ip_protocol(), Some("47"));
     assert_eq!((p.from_port(), p.to_port()), (None, None));
 }
+
+/// AssumeRole as `sgops plan` sends it: the role of sgops.yaml, the external id, and a
+/// session name carrying the pull request and commit (CloudTrail shows which change it was).
+#[tokio::test]
+async fn assume_role_carries_role_external_id_and_session_name() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::header(
+            "x-amz-target",
+            "AmazonSSM.GetParameter",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/x-amz-json-1.1")
+                .set_body_json(serde_json::json!({"Parameter": {
+                    "Name": "/p/ec2", "Type": "String",
+                    "Value": "{\"authorize_security_group_ingress\"}"}})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("Action=AssumeRole"))
+        .respond_with(ResponseTemplate::new(403).set_body_raw(
+            "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error>\
+             <Type>Sender</Type><Code>AccessDenied</Code><Message>not this time</Message>\
+             </Error><RequestId>r</RequestId></ErrorResponse>",
+            "text/xml",
+        ))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("sgops.yaml"),
+        "allowlist:\n  parameter_prefix: /p/\n  region: us-east-1\nrole_name: sgops-reader\nexternal_id: ext-123\naccounts:\n  app: \"111111111111\"\n",
+    )
+    .expect("config");
+    let rules = dir.path().join("rules/app/eu-west-1");
+    std::fs::create_dir_all(&rules).expect("mkdir");
+    std::fs::write(
+        rules.join("web.yaml"),
+        "security_group: sg-0a1b2c3d4e5f67890\nrules:\n  - id: web\n    direction: ingress\n    protocol: tcp\n    ports: 443\n    cidr: 203.0.113.0/24\n    ticket: CHG-1\n",
+    )
+    .expect("rules");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sgops"))
+        .current_dir(dir.path())
+        .args(["plan", "--format", "json"])
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", server.uri())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("GITHUB_REF", "refs/pull/42/merge")
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("run sgops");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("AccessDenied"), "{stderr}");
+    let requests = server.received_requests().await.expect("recording");
+    let assumes: Vec<BTreeMap<String, String>> = requests
+        .iter()
+        .map(form)
+        .filter(|f| f.get("Action").map(String::as_str) == Some("AssumeRole"))
+        .collect();
+    assert_eq!(assumes.len(), 1, "one AssumeRole per account × region");
+    let f = &assumes[0];
+    assert_eq!(f["RoleArn"], "arn:aws:iam::111111111111:role/sgops-reader");
+    assert_eq!(f["ExternalId"], "ext-123");
+    assert_eq!(f["RoleSessionName"], "sgops-pr42-0123456789ab");
+}

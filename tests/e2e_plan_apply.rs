@@ -493,9 +493,38 @@ async fn one_account_failing_does_not_stop_the_others() {
             .contains("does not exist")
     );
     assert_eq!(actions(&plan), vec!["web:create"]);
-    let (code, out, _) = repo.sgops(&["apply"]);
+    // `--account` plans only the accounts named: without the broken one, a clean plan.
+    let (code, out, err) = repo.sgops(&["plan", "--account", "good", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let only: serde_json::Value = serde_json::from_str(&out).expect("plan JSON");
+    assert_eq!(actions(&only), vec!["web:create"]);
+    assert_eq!(only["errors"], serde_json::json!([]));
+    let (code, out, err) = repo.sgops(&["plan", "--account", "bad", "--format", "json"]);
+    assert_eq!(code, 1, "{err}");
+    let only: serde_json::Value = serde_json::from_str(&out).expect("plan JSON");
+    assert_eq!(actions(&only), Vec::<String>::new());
+    assert_eq!(only["errors"][0]["account"], "bad");
+    let (code, _, err) = repo.sgops(&["plan", "--account", "nosuch"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nosuch"), "{err}");
+    let (code, out, err) = repo.sgops(&["apply"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("bad us-east-1"), "{out}");
+    // Not a terminal (CI logs): one plain progress line per account × region.
+    assert!(
+        err.contains(&format!("reading bad ({bad}) us-east-1: read\n")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("reading good ({good}) us-east-1: read\n")),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!(
+            "applying good ({good}) us-east-1: 1 changes applied\n"
+        )),
+        "{err}"
+    );
     assert!(
         ingress(&ec2_good, &group)
             .await
@@ -686,8 +715,16 @@ async fn too_many_changes_need_allow_many() {
     let (code, _, err) = w.repo.sgops(&["apply"]);
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("max_changes"), "{err}");
-    let (code, _, err) = w.repo.sgops(&["apply", "--allow-many", "--format", "json"]);
+    assert_eq!(ingress(&w.ec2, &w.group).await.len(), 1, "nothing changed");
+    let (code, out, err) = w
+        .repo
+        .sgops(&["apply", "--allow-many", "--format", "markdown"]);
     assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("### sgops apply\n\n2 applied, 0 converged"),
+        "{out}"
+    );
+    assert_eq!(ingress(&w.ec2, &w.group).await.len(), 3);
     let journal =
         std::fs::read_to_string(w.repo.path().join("sgops-apply.jsonl")).expect("journal");
     assert_eq!(

@@ -223,6 +223,61 @@ async fn apply_without_a_merged_pull_request_posts_nothing() {
 }
 
 #[tokio::test]
+async fn an_open_pull_request_with_the_commit_is_not_told() {
+    let w = world().await;
+    let server = MockServer::start().await;
+    pulls(
+        &server,
+        json!([{"number": 41, "state": "open", "merged_at": null}]),
+    )
+    .await;
+    nothing_else(&server).await;
+    let (code, out, err) = run(&w.repo, &["apply", "--comment"], &gh_env(&server));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(err.contains("no pull request was merged as"), "{err}");
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_refused_apply_is_posted_to_the_merged_pull_request() {
+    let w = world().await;
+    // The allow-list lets sgops read but not authorize: the create is denied.
+    w.repo
+        .allow(r#"{"revoke_security_group_ingress","create_tags"}"#)
+        .await;
+    let server = MockServer::start().await;
+    pulls(
+        &server,
+        json!([{"number": 42, "state": "closed", "merged_at": "2026-11-27T09:00:00Z"}]),
+    )
+    .await;
+    comments_of(&server, 42, json!([]), 1).await;
+    nothing_else(&server).await;
+    let (code, out, err) = run(&w.repo, &["apply", "--comment"], &gh_env(&server));
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert!(out.is_empty(), "{out}");
+    server.verify().await;
+    let posts = written(&server, "POST").await;
+    assert_eq!(posts.len(), 1);
+    let body = &posts[0].1;
+    assert!(body.starts_with(&format!("{APPLY_MARKER}\n")), "{body}");
+    assert!(
+        body.contains("⛔ **Apply refused.** Nothing was changed."),
+        "{body}"
+    );
+    assert!(body.contains(&format!("Commit `{SHA}`")), "{body}");
+    assert!(
+        body.contains("authorize\\_security\\_group\\_ingress")
+            || body.contains("authorize_security_group_ingress"),
+        "names the denied action: {body}"
+    );
+    assert!(
+        ingress(&w.ec2, &w.group).await.is_empty(),
+        "nothing changed"
+    );
+}
+
+#[tokio::test]
 async fn apply_comment_without_a_token_changes_nothing() {
     let w = world().await;
     let server = MockServer::start().await;

@@ -766,7 +766,7 @@ fn a_group_that_does_not_resolve_is_an_error_for_its_target() {
         msgs,
         [
             "security group payments in vpc-0123456789abcdef0: 2 security groups are named `payments` in vpc-0123456789abcdef0: name the group by id",
-            "security group sg-0fedcba9876543210: security group sg-0fedcba9876543210 does not exist",
+            "security group sg-0fedcba9876543210 does not exist",
         ]
     );
     assert!(
@@ -1261,6 +1261,29 @@ fn text_snapshot() {
     let out = render::text(&p, false);
     assert!(!out.contains('\u{1b}'), "no colour");
     redacted(|| insta::assert_snapshot!("planner_text", out));
+    // In colour: the same text once the escapes are taken out, creates green, deletes red.
+    let coloured = render::text(&p, true);
+    assert!(coloured.contains("\u{1b}[32m  + create"), "{coloured}");
+    assert!(coloured.contains("\u{1b}[31m  - delete"), "{coloured}");
+    assert_eq!(strip_ansi(&coloured), out);
+}
+
+/// `text` without its ANSI colour escapes (`ESC [ … m`).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d == 'm' {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 #[test]

@@ -139,7 +139,63 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
         None
     };
     let rt = runtime()?;
-    let p = rt.block_on(make(config, rules, today, &args.accounts, None))?;
+    let (report, calls) = match rt.block_on(run_apply(config, rules, today, args)) {
+        Ok(done) => done,
+        Err(e) => {
+            // The merged pull request hears of a refusal too: its author awaits the apply.
+            if let Some((gh, sha)) = &github {
+                let body =
+                    render::apply_stopped_markdown(&e.to_string(), e.exit() == Exit::Policy, sha);
+                if let Err(posted) = rt.block_on(post_apply(gh, sha, &body)) {
+                    crate::errln!("error: {posted}");
+                }
+            }
+            return Err(e);
+        }
+    };
+    match args.format {
+        Format::Json => print_stdout(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        ))?,
+        Format::Markdown => print_stdout(&render::apply_markdown(&report, None, usize::MAX))?,
+        Format::Text => print_stdout(&report_text(&report))?,
+    }
+    if args.stats {
+        crate::errp!("{calls}");
+    }
+    if let Some((gh, sha)) = &github {
+        let body = render::apply_markdown(
+            &report,
+            Some(sha),
+            COMMENT_LIMIT - APPLY_MARKER.len() - 1024,
+        );
+        rt.block_on(post_apply(gh, sha, &body))?;
+    }
+    if report.is_success() {
+        Ok(Exit::Ok)
+    } else {
+        crate::errp!("{}", errors_text(&report.errors));
+        crate::errln!(
+            "error: apply incomplete: {} failed, {} skipped, {} account/region errors; the journal {} lists every change made",
+            report.summary.failed,
+            report.summary.skipped,
+            report.errors.len(),
+            args.journal.display()
+        );
+        Ok(Exit::Error)
+    }
+}
+
+/// Re-plans, then refuses (an `Err`: nothing was changed) or applies. Returns the report and
+/// the API calls made, rendered.
+async fn run_apply(
+    config: &Path,
+    rules: &Path,
+    today: Date,
+    args: &ApplyArgs,
+) -> Result<(ApplyReport, String), Error> {
+    let p = make(config, rules, today, &args.accounts, None).await?;
     let plan = &p.plan;
     let cfg = p
         .repo
@@ -186,34 +242,9 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
         )));
     }
     let journal = Journal::open(&args.journal)?;
-    let report = rt.block_on(engine::apply(cfg, &p.read, plan, &|r| journal.write(r)));
+    let report = engine::apply(cfg, &p.read, plan, &|r| journal.write(r)).await;
     journal.finish(&report);
-    match args.format {
-        Format::Json => print_stdout(&format!(
-            "{}\n",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        ))?,
-        _ => print_stdout(&report_text(&report))?,
-    }
-    if args.stats {
-        crate::errp!("{}", p.aws.calls.snapshot().render());
-    }
-    if let Some((gh, sha)) = github {
-        rt.block_on(post_apply(&gh, &sha, &report))?;
-    }
-    if report.is_success() {
-        Ok(Exit::Ok)
-    } else {
-        crate::errp!("{}", errors_text(&report.errors));
-        crate::errln!(
-            "error: apply incomplete: {} failed, {} skipped, {} account/region errors; the journal {} lists every change made",
-            report.summary.failed,
-            report.summary.skipped,
-            report.errors.len(),
-            args.journal.display()
-        );
-        Ok(Exit::Error)
-    }
+    Ok((report, p.aws.calls.snapshot().render()))
 }
 
 /// One line per account × region that could not be planned, for standard error.
@@ -224,18 +255,15 @@ fn errors_text(errors: &[crate::plan::PlanError]) -> String {
         .collect()
 }
 
-/// Posts the apply result to the pull request merged as `GITHUB_SHA`.
-async fn post_apply(gh: &GitHub, sha: &str, report: &ApplyReport) -> Result<(), Error> {
+/// Posts the apply result (`md`) to the pull request merged as `GITHUB_SHA`.
+async fn post_apply(gh: &GitHub, sha: &str, md: &str) -> Result<(), Error> {
     let Some(pr) = gh.merged_pull_request(sha).await? else {
         crate::errln!(
             "warning: no pull request was merged as {sha}; the apply result is not posted"
         );
         return Ok(());
     };
-    let body = format!(
-        "{APPLY_MARKER}\n{}",
-        render::apply_markdown(report, Some(sha), COMMENT_LIMIT - APPLY_MARKER.len() - 1024)
-    );
+    let body = format!("{APPLY_MARKER}\n{md}");
     let done = gh.upsert_comment(pr, APPLY_MARKER, &body).await?;
     crate::errln!("apply result posted to #{pr} ({done:?})");
     Ok(())
