@@ -327,6 +327,24 @@ async fn missing_allowlist_parameter_is_invalid_service() {
         )),
         "{err}"
     );
+    let (code, _, err) = repo.sgops(&["apply"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("invalid service: ec2"), "{err}");
+    assert!(ingress(&ec2, &group).await.is_empty(), "nothing changed");
+    // A guardrail violation stops apply too, before AWS is asked anything.
+    repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(
+            &group,
+            &[rule("ssh", "ingress", 22, "0.0.0.0/0", "Open SSH")],
+        ),
+    );
+    let (code, _, err) = repo.sgops(&["apply"]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("world"), "{err}");
+    assert!(ingress(&ec2, &group).await.is_empty(), "nothing changed");
 }
 
 #[tokio::test]
