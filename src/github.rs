@@ -252,11 +252,15 @@ impl GitHub {
         let comments = idempotent(|| crab.all_pages(first.clone()))
             .await
             .map_err(|e| classify(&op, e))?;
-        // Ours starts with the marker; a reply quoting or pasting it does not.
+        // Ours starts with the marker, of this version or another (`<!-- sgops:plan v1 -->`
+        // is found by a later v2, which then edits it); a reply quoting it does not.
+        let kind = marker.rsplit_once(" v").map_or(marker, |(kind, _)| kind);
         Ok(comments.into_iter().find(|c| {
-            c.body
-                .as_deref()
-                .is_some_and(|b| b.trim_start().starts_with(marker))
+            c.body.as_deref().is_some_and(|b| {
+                b.trim_start()
+                    .strip_prefix(kind)
+                    .is_some_and(|rest| rest.starts_with(" v"))
+            })
         }))
     }
 

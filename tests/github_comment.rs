@@ -553,6 +553,36 @@ async fn second_run_edits_the_comment_in_place() {
 }
 
 #[tokio::test]
+async fn a_comment_of_another_marker_version_is_edited_not_doubled() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), "plan.json", &small_plan("sha256:bbbb2222"));
+    let other_version = PLAN_MARKER.replace(" v1 ", " v0 ");
+    assert_ne!(other_version, PLAN_MARKER);
+    list(
+        &server,
+        vec![
+            // Not ours: another tool's marker that merely starts alike.
+            comment_json(2, "<!-- sgops:planner v1 -->\nsomething else"),
+            comment_json(56, &format!("{other_version}\n### sgops plan\n\nold plan")),
+        ],
+        1,
+    )
+    .await;
+    patch(&server, 56, 1).await;
+    no_other_writes(&server).await;
+    let out = sgops(
+        &server,
+        dir.path(),
+        &["comment", "--pr", "7", "--plan", plan.to_str().unwrap()],
+        &[],
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    server.verify().await;
+    assert!(one_body(&server, "PATCH").await.starts_with(PLAN_MARKER));
+}
+
+#[tokio::test]
 async fn unchanged_body_is_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), "plan.json", &small_plan("sha256:cccc3333"));
