@@ -452,6 +452,10 @@ pub fn parse(action: Action, text: &str) -> Result<Request, BodyError> {
         Action::DescribeGroups => Request::DescribeGroups(strict(text)?),
     };
     let mut c = Checker::default();
+    // Valid JSON by now: `strict` read it.
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        c.nulls(&v, "");
+    }
     c.request(&req);
     if c.problems.is_empty() {
         Ok(req)
@@ -485,6 +489,33 @@ impl Checker {
             path: path.into(),
             message: message.into(),
         });
+    }
+
+    /// An explicit `null` is refused wherever it is: serde reads it as an absent optional
+    /// key, but boto3 refuses None for every parameter, so the body would not run there.
+    fn nulls(&mut self, v: &Value, path: &str) {
+        match v {
+            Value::Null => self.err(
+                path,
+                "is null, which boto3 refuses for every parameter: leave the key out",
+            ),
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let at = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    self.nulls(v, &at);
+                }
+            }
+            Value::Array(a) => {
+                for (i, v) in a.iter().enumerate() {
+                    self.nulls(v, &format!("{path}[{i}]"));
+                }
+            }
+            _ => {}
+        }
     }
 
     fn request(&mut self, req: &Request) {
@@ -1689,6 +1720,48 @@ mod tests {
             r#"{"Filters": [{"Name": "group-id", "Values": "sg-1"}]}"#,
         );
         assert_eq!(paths(&e), ["Filters[0].Values"]);
+    }
+
+    #[test]
+    fn an_explicit_null_is_refused_at_its_path() {
+        let e = parse_err(
+            Action::AuthorizeIngress,
+            &AUTHORIZE.replace(
+                r#""TagSpecifications": [{"ResourceType": "security-group-rule",
+            "Tags": [{"Key": "team", "Value": "payments"}]}]"#,
+                r#""TagSpecifications": null"#,
+            ),
+        );
+        assert_eq!(paths(&e), ["TagSpecifications"], "{e}");
+        assert_eq!(
+            e.to_string(),
+            "TagSpecifications: is null, which boto3 refuses for every parameter: leave the key out"
+        );
+        let e = parse_err(
+            Action::AuthorizeIngress,
+            &AUTHORIZE
+                .replace(r#""Description": "Partner""#, r#""Description": null"#)
+                .replace(r#""Value": "payments""#, r#""Value": null"#),
+        );
+        assert_eq!(
+            paths(&e),
+            [
+                "IpPermissions[0].IpRanges[0].Description",
+                "TagSpecifications[0].Tags[0].Value"
+            ],
+            "{e}"
+        );
+        let e = parse_err(
+            Action::DescribeRules,
+            r#"{"DryRun": null, "MaxResults": 1}"#,
+        );
+        assert_eq!(paths(&e), ["DryRun", "MaxResults"], "{e}");
+        // A required key given as null is still a type error, from the parser.
+        let e = parse_err(
+            Action::AuthorizeEgress,
+            r#"{"GroupId": null, "IpPermissions": []}"#,
+        );
+        assert_eq!(paths(&e), ["GroupId"], "{e}");
     }
 
     #[test]

@@ -280,6 +280,23 @@ async fn a_malformed_body_is_refused_naming_the_json_path() {
     );
     assert!(r.err.contains("did you mean 203.0.113.0/24"), "{r:?}");
 
+    // boto3 refuses None, so an explicit null is refused too, at its path.
+    let r = w.invoke(
+        "ec2",
+        "authorize_security_group_ingress",
+        &good.replace(
+            r#""Description": "Partner callbacks""#,
+            r#""Description": null"#,
+        ),
+        &[],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.err
+            .contains("IpPermissions[0].IpRanges[0].Description: is null"),
+        "{r:?}"
+    );
+
     assert_eq!(rules(&w.ec2, &w.group).await, before, "nothing changed");
 }
 
