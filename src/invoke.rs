@@ -1089,6 +1089,29 @@ pub struct CallError {
     pub message: String,
 }
 
+/// The code with which EC2 refuses to create a rule that exists.
+const DUPLICATE: &str = "InvalidPermission.Duplicate";
+
+impl CallError {
+    /// The message to show, given how many HTTP attempts the call took: an authorize that
+    /// was retried and then heard "duplicate" most likely created the rule on an attempt
+    /// whose reply was lost, so the rule the caller asked for probably exists.
+    pub fn explain(&self, attempts: u64) -> String {
+        let authorize = matches!(
+            self.operation,
+            "ec2:AuthorizeSecurityGroupIngress" | "ec2:AuthorizeSecurityGroupEgress"
+        );
+        if authorize && attempts > 1 && self.code.as_deref() == Some(DUPLICATE) {
+            format!(
+                "{} (the call was sent {attempts} times: an earlier attempt probably created the rule and its reply was lost; describe_security_group_rules shows it)",
+                self.message
+            )
+        } else {
+            self.message.clone()
+        }
+    }
+}
+
 /// Makes the one EC2 call of `req`. `dry_run` (or the body's own `DryRun`) sets DryRun.
 pub async fn call(
     ec2: &aws_sdk_ec2::Client,
@@ -1762,6 +1785,34 @@ mod tests {
             r#"{"GroupId": null, "IpPermissions": []}"#,
         );
         assert_eq!(paths(&e), ["GroupId"], "{e}");
+    }
+
+    #[test]
+    fn a_retried_authorize_that_meets_a_duplicate_says_why() {
+        let e = CallError {
+            operation: "ec2:AuthorizeSecurityGroupIngress",
+            code: Some("InvalidPermission.Duplicate".into()),
+            message: "InvalidPermission.Duplicate: the rule already exists".into(),
+        };
+        assert_eq!(
+            e.explain(1),
+            e.message,
+            "sent once: it really existed before"
+        );
+        assert_eq!(
+            e.explain(2),
+            "InvalidPermission.Duplicate: the rule already exists (the call was sent 2 times: an earlier attempt probably created the rule and its reply was lost; describe_security_group_rules shows it)"
+        );
+        let other = CallError {
+            code: Some("InvalidGroup.NotFound".into()),
+            ..e.clone()
+        };
+        assert_eq!(other.explain(3), other.message);
+        let modify = CallError {
+            operation: "ec2:ModifySecurityGroupRules",
+            ..e
+        };
+        assert_eq!(modify.explain(3), modify.message);
     }
 
     #[test]

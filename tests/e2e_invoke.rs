@@ -510,3 +510,49 @@ async fn revoke_by_rule_id_removes_the_rule() {
     assert_eq!(r.json()["Return"], true, "{r:?}");
     assert!(ingress(&w.ec2, &w.group).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_duplicate_after_a_lost_reply_says_the_rule_was_probably_created() {
+    let w = world(Some(ALLOW_INGRESS)).await;
+    // The first attempt reaches moto and creates the rule; its reply is lost; the SDK retries.
+    let proxy = FaultProxy::start(&[
+        "--fault-rate",
+        "1.0",
+        "--faults",
+        "lost",
+        "--only-actions",
+        "AuthorizeSecurityGroupIngress",
+        "--max-attempt",
+        "1",
+    ]);
+    std::fs::write(
+        w.repo.path().join("body.json"),
+        w.authorize_body(443, "203.0.113.0/24"),
+    )
+    .expect("write body");
+    let before = ingress(&w.ec2, &w.group).await.len();
+    let r = Run::from(w.repo.sgops_via(
+        &proxy.url,
+        &[
+            "invoke",
+            "app",
+            "us-east-1",
+            "ec2",
+            "authorize_security_group_ingress",
+            "--body",
+            "body.json",
+        ],
+    ));
+    let stats = proxy.stats();
+    assert_eq!(stats["faults"]["lost"], 1, "{stats:#}");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.err.contains("InvalidPermission.Duplicate"), "{r:?}");
+    assert!(
+        r.err.contains(
+            "(the call was sent 2 times: an earlier attempt probably created the rule and its reply was lost; describe_security_group_rules shows it)"
+        ),
+        "{r:?}"
+    );
+    let now = ingress(&w.ec2, &w.group).await;
+    assert_eq!(now.len(), before + 1, "created once: {now:#?}");
+}

@@ -65,10 +65,14 @@ pub fn run(config_path: &Path, args: &InvokeArgs) -> Result<Exit, Error> {
         let session = aws.assume(&cfg, name, account, &args.region).await?;
         let outcome = invoke::call(&session.ec2(), &request, args.dry_run)
             .await
-            .map_err(|e| AwsError::Call {
-                operation: e.operation,
-                target: target.clone(),
-                message: e.message,
+            .map_err(|e| {
+                let calls = aws.calls.snapshot();
+                let attempts = calls.attempts.get(e.operation).copied().unwrap_or(1);
+                AwsError::Call {
+                    operation: e.operation,
+                    target: target.clone(),
+                    message: e.explain(attempts),
+                }
             })?;
         match &outcome {
             Outcome::Done(_) => tracing::info!(
