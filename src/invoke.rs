@@ -1076,6 +1076,51 @@ impl Outcome {
             }),
         }
     }
+
+    /// What happened, in a few words for standard error: `ok, 1 rule created`.
+    pub fn summary(&self, action: Action) -> String {
+        let Outcome::Done(v) = self else {
+            return "dry run: the call would have succeeded (DryRunOperation)".into();
+        };
+        let len = |key: &str| v.get(key).and_then(Value::as_array).map(Vec::len);
+        let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let mut parts: Vec<String> = Vec::new();
+        match action {
+            Action::AuthorizeIngress | Action::AuthorizeEgress => {
+                parts.extend(len("SecurityGroupRules").map(|n| count(n, "rule") + " created"));
+            }
+            Action::RevokeIngress | Action::RevokeEgress => {
+                parts.extend(
+                    len("RevokedSecurityGroupRules").map(|n| count(n, "rule") + " revoked"),
+                );
+                parts.extend(
+                    len("UnknownIpPermissions")
+                        .filter(|n| *n > 0)
+                        .map(|n| count(n, "permission") + " matched no rule"),
+                );
+            }
+            Action::DescribeRules => {
+                parts.extend(len("SecurityGroupRules").map(|n| count(n, "rule")))
+            }
+            Action::DescribeGroups => {
+                parts.extend(len("SecurityGroups").map(|n| count(n, "group")))
+            }
+            _ => {}
+        }
+        if v.get("NextToken").is_some() {
+            parts.push("more with NextToken".into());
+        }
+        // EC2 answers false where a call did nothing it was asked to; no exception then.
+        let head = if v.get("Return") == Some(&Value::Bool(false)) {
+            "EC2 answered Return: false"
+        } else {
+            "ok"
+        };
+        std::iter::once(head.to_string())
+            .chain(parts)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The error code with which EC2 says a DryRun call would have succeeded.
@@ -1813,6 +1858,38 @@ mod tests {
             ..e
         };
         assert_eq!(modify.explain(3), modify.message);
+    }
+
+    #[test]
+    fn outcomes_sum_up_in_a_few_words() {
+        let done = |v: Value| Outcome::Done(v);
+        assert_eq!(
+            done(json!({"Return": true, "SecurityGroupRules": [{}]}))
+                .summary(Action::AuthorizeEgress),
+            "ok, 1 rule created"
+        );
+        assert_eq!(
+            done(json!({"Return": true, "UnknownIpPermissions": [{}, {}]}))
+                .summary(Action::RevokeIngress),
+            "ok, 2 permissions matched no rule"
+        );
+        assert_eq!(
+            done(json!({"SecurityGroupRules": [{}, {}], "NextToken": "t"}))
+                .summary(Action::DescribeRules),
+            "ok, 2 rules, more with NextToken"
+        );
+        assert_eq!(
+            done(json!({"Return": false})).summary(Action::ModifyRules),
+            "EC2 answered Return: false"
+        );
+        assert_eq!(done(json!({})).summary(Action::CreateTags), "ok");
+        assert_eq!(
+            Outcome::DryRun {
+                message: "m".into()
+            }
+            .summary(Action::DeleteTags),
+            "dry run: the call would have succeeded (DryRunOperation)"
+        );
     }
 
     #[test]

@@ -556,3 +556,80 @@ async fn a_duplicate_after_a_lost_reply_says_the_rule_was_probably_created() {
     let now = ingress(&w.ec2, &w.group).await;
     assert_eq!(now.len(), before + 1, "created once: {now:#?}");
 }
+
+#[tokio::test]
+async fn a_successful_invoke_says_one_line_and_stats_count_the_calls() {
+    let w = world(Some(ALLOW_INGRESS)).await;
+    let r = w.invoke(
+        "ec2",
+        "authorize_security_group_ingress",
+        &w.authorize_body(443, "203.0.113.0/24"),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.err,
+        format!(
+            "invoke: app ({}) us-east-1 ec2:authorize_security_group_ingress: ok, 1 rule created\n",
+            w.acct
+        ),
+        "one line on standard error, nothing else"
+    );
+
+    let body = format!(
+        r#"{{"Filters": [{{"Name": "group-id", "Values": ["{}"]}}]}}"#,
+        w.group
+    );
+    let r = w.invoke("ec2", "describe_security_group_rules", &body, &["--stats"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut lines = r.err.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            format!(
+                "invoke: app ({}) us-east-1 ec2:describe_security_group_rules: ok, 2 rules",
+                w.acct
+            )
+            .as_str()
+        ),
+        "{r:?}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some("API calls by operation (attempts incl. retries):"),
+        "{r:?}"
+    );
+    let counted: Vec<(String, String)> = lines
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            (
+                f.next().unwrap_or_default().to_string(),
+                f.next().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("ec2:DescribeSecurityGroupRules", "1"),
+        ("ssm:GetParameter", "1"),
+        ("sts:AssumeRole", "1"),
+        ("total", "3"),
+    ];
+    assert_eq!(
+        counted,
+        want.map(|(a, b)| (a.to_string(), b.to_string())),
+        "{r:?}"
+    );
+
+    // A refusal prints its counts too: one GetParameter, nothing in the account.
+    let r = w.invoke(
+        "ec2",
+        "delete_tags",
+        r#"{"Resources": ["sgr-0123456789abcdef0"]}"#,
+        &["--stats"],
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.err.contains("ssm:GetParameter") && !r.err.contains("sts:") && !r.err.contains("ec2:"),
+        "{r:?}"
+    );
+}
