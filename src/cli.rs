@@ -177,6 +177,9 @@ pub struct InvokeArgs {
     /// Ask EC2 to check permissions without acting (DryRun).
     #[arg(long)]
     pub dry_run: bool,
+    /// Print API calls by operation on standard error.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 #[derive(Debug, Args)]

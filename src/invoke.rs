@@ -452,6 +452,10 @@ pub fn parse(action: Action, text: &str) -> Result<Request, BodyError> {
         Action::DescribeGroups => Request::DescribeGroups(strict(text)?),
     };
     let mut c = Checker::default();
+    // Valid JSON by now: `strict` read it.
+    if let Ok(v) = serde_json::from_str::<Value>(text) {
+        c.nulls(&v, "");
+    }
     c.request(&req);
     if c.problems.is_empty() {
         Ok(req)
@@ -485,6 +489,33 @@ impl Checker {
             path: path.into(),
             message: message.into(),
         });
+    }
+
+    /// An explicit `null` is refused wherever it is: serde reads it as an absent optional
+    /// key, but boto3 refuses None for every parameter, so the body would not run there.
+    fn nulls(&mut self, v: &Value, path: &str) {
+        match v {
+            Value::Null => self.err(
+                path,
+                "is null, which boto3 refuses for every parameter: leave the key out",
+            ),
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let at = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    self.nulls(v, &at);
+                }
+            }
+            Value::Array(a) => {
+                for (i, v) in a.iter().enumerate() {
+                    self.nulls(v, &format!("{path}[{i}]"));
+                }
+            }
+            _ => {}
+        }
     }
 
     fn request(&mut self, req: &Request) {
@@ -1045,6 +1076,51 @@ impl Outcome {
             }),
         }
     }
+
+    /// What happened, in a few words for standard error: `ok, 1 rule created`.
+    pub fn summary(&self, action: Action) -> String {
+        let Outcome::Done(v) = self else {
+            return "dry run: the call would have succeeded (DryRunOperation)".into();
+        };
+        let len = |key: &str| v.get(key).and_then(Value::as_array).map(Vec::len);
+        let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let mut parts: Vec<String> = Vec::new();
+        match action {
+            Action::AuthorizeIngress | Action::AuthorizeEgress => {
+                parts.extend(len("SecurityGroupRules").map(|n| count(n, "rule") + " created"));
+            }
+            Action::RevokeIngress | Action::RevokeEgress => {
+                parts.extend(
+                    len("RevokedSecurityGroupRules").map(|n| count(n, "rule") + " revoked"),
+                );
+                parts.extend(
+                    len("UnknownIpPermissions")
+                        .filter(|n| *n > 0)
+                        .map(|n| count(n, "permission") + " matched no rule"),
+                );
+            }
+            Action::DescribeRules => {
+                parts.extend(len("SecurityGroupRules").map(|n| count(n, "rule")))
+            }
+            Action::DescribeGroups => {
+                parts.extend(len("SecurityGroups").map(|n| count(n, "group")))
+            }
+            _ => {}
+        }
+        if v.get("NextToken").is_some() {
+            parts.push("more with NextToken".into());
+        }
+        // EC2 answers false where a call did nothing it was asked to; no exception then.
+        let head = if v.get("Return") == Some(&Value::Bool(false)) {
+            "EC2 answered Return: false"
+        } else {
+            "ok"
+        };
+        std::iter::once(head.to_string())
+            .chain(parts)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// The error code with which EC2 says a DryRun call would have succeeded.
@@ -1056,6 +1132,29 @@ pub struct CallError {
     pub operation: &'static str,
     pub code: Option<String>,
     pub message: String,
+}
+
+/// The code with which EC2 refuses to create a rule that exists.
+const DUPLICATE: &str = "InvalidPermission.Duplicate";
+
+impl CallError {
+    /// The message to show, given how many HTTP attempts the call took: an authorize that
+    /// was retried and then heard "duplicate" most likely created the rule on an attempt
+    /// whose reply was lost, so the rule the caller asked for probably exists.
+    pub fn explain(&self, attempts: u64) -> String {
+        let authorize = matches!(
+            self.operation,
+            "ec2:AuthorizeSecurityGroupIngress" | "ec2:AuthorizeSecurityGroupEgress"
+        );
+        if authorize && attempts > 1 && self.code.as_deref() == Some(DUPLICATE) {
+            format!(
+                "{} (the call was sent {attempts} times: an earlier attempt probably created the rule and its reply was lost; describe_security_group_rules shows it)",
+                self.message
+            )
+        } else {
+            self.message.clone()
+        }
+    }
 }
 
 /// Makes the one EC2 call of `req`. `dry_run` (or the body's own `DryRun`) sets DryRun.
@@ -1689,6 +1788,108 @@ mod tests {
             r#"{"Filters": [{"Name": "group-id", "Values": "sg-1"}]}"#,
         );
         assert_eq!(paths(&e), ["Filters[0].Values"]);
+    }
+
+    #[test]
+    fn an_explicit_null_is_refused_at_its_path() {
+        let e = parse_err(
+            Action::AuthorizeIngress,
+            &AUTHORIZE.replace(
+                r#""TagSpecifications": [{"ResourceType": "security-group-rule",
+            "Tags": [{"Key": "team", "Value": "payments"}]}]"#,
+                r#""TagSpecifications": null"#,
+            ),
+        );
+        assert_eq!(paths(&e), ["TagSpecifications"], "{e}");
+        assert_eq!(
+            e.to_string(),
+            "TagSpecifications: is null, which boto3 refuses for every parameter: leave the key out"
+        );
+        let e = parse_err(
+            Action::AuthorizeIngress,
+            &AUTHORIZE
+                .replace(r#""Description": "Partner""#, r#""Description": null"#)
+                .replace(r#""Value": "payments""#, r#""Value": null"#),
+        );
+        assert_eq!(
+            paths(&e),
+            [
+                "IpPermissions[0].IpRanges[0].Description",
+                "TagSpecifications[0].Tags[0].Value"
+            ],
+            "{e}"
+        );
+        let e = parse_err(
+            Action::DescribeRules,
+            r#"{"DryRun": null, "MaxResults": 1}"#,
+        );
+        assert_eq!(paths(&e), ["DryRun", "MaxResults"], "{e}");
+        // A required key given as null is still a type error, from the parser.
+        let e = parse_err(
+            Action::AuthorizeEgress,
+            r#"{"GroupId": null, "IpPermissions": []}"#,
+        );
+        assert_eq!(paths(&e), ["GroupId"], "{e}");
+    }
+
+    #[test]
+    fn a_retried_authorize_that_meets_a_duplicate_says_why() {
+        let e = CallError {
+            operation: "ec2:AuthorizeSecurityGroupIngress",
+            code: Some("InvalidPermission.Duplicate".into()),
+            message: "InvalidPermission.Duplicate: the rule already exists".into(),
+        };
+        assert_eq!(
+            e.explain(1),
+            e.message,
+            "sent once: it really existed before"
+        );
+        assert_eq!(
+            e.explain(2),
+            "InvalidPermission.Duplicate: the rule already exists (the call was sent 2 times: an earlier attempt probably created the rule and its reply was lost; describe_security_group_rules shows it)"
+        );
+        let other = CallError {
+            code: Some("InvalidGroup.NotFound".into()),
+            ..e.clone()
+        };
+        assert_eq!(other.explain(3), other.message);
+        let modify = CallError {
+            operation: "ec2:ModifySecurityGroupRules",
+            ..e
+        };
+        assert_eq!(modify.explain(3), modify.message);
+    }
+
+    #[test]
+    fn outcomes_sum_up_in_a_few_words() {
+        let done = |v: Value| Outcome::Done(v);
+        assert_eq!(
+            done(json!({"Return": true, "SecurityGroupRules": [{}]}))
+                .summary(Action::AuthorizeEgress),
+            "ok, 1 rule created"
+        );
+        assert_eq!(
+            done(json!({"Return": true, "UnknownIpPermissions": [{}, {}]}))
+                .summary(Action::RevokeIngress),
+            "ok, 2 permissions matched no rule"
+        );
+        assert_eq!(
+            done(json!({"SecurityGroupRules": [{}, {}], "NextToken": "t"}))
+                .summary(Action::DescribeRules),
+            "ok, 2 rules, more with NextToken"
+        );
+        assert_eq!(
+            done(json!({"Return": false})).summary(Action::ModifyRules),
+            "EC2 answered Return: false"
+        );
+        assert_eq!(done(json!({})).summary(Action::CreateTags), "ok");
+        assert_eq!(
+            Outcome::DryRun {
+                message: "m".into()
+            }
+            .summary(Action::DeleteTags),
+            "dry run: the call would have succeeded (DryRunOperation)"
+        );
     }
 
     #[test]

@@ -280,6 +280,23 @@ async fn a_malformed_body_is_refused_naming_the_json_path() {
     );
     assert!(r.err.contains("did you mean 203.0.113.0/24"), "{r:?}");
 
+    // boto3 refuses None, so an explicit null is refused too, at its path.
+    let r = w.invoke(
+        "ec2",
+        "authorize_security_group_ingress",
+        &good.replace(
+            r#""Description": "Partner callbacks""#,
+            r#""Description": null"#,
+        ),
+        &[],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.err
+            .contains("IpPermissions[0].IpRanges[0].Description: is null"),
+        "{r:?}"
+    );
+
     assert_eq!(rules(&w.ec2, &w.group).await, before, "nothing changed");
 }
 
@@ -492,4 +509,353 @@ async fn revoke_by_rule_id_removes_the_rule() {
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.json()["Return"], true, "{r:?}");
     assert!(ingress(&w.ec2, &w.group).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_successful_invoke_says_one_line_and_stats_count_the_calls() {
+    let w = world(Some(ALLOW_INGRESS)).await;
+    let r = w.invoke(
+        "ec2",
+        "authorize_security_group_ingress",
+        &w.authorize_body(443, "203.0.113.0/24"),
+        &[],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(
+        r.err,
+        format!(
+            "invoke: app ({}) us-east-1 ec2:authorize_security_group_ingress: ok, 1 rule created\n",
+            w.acct
+        ),
+        "one line on standard error, nothing else"
+    );
+
+    let body = format!(
+        r#"{{"Filters": [{{"Name": "group-id", "Values": ["{}"]}}]}}"#,
+        w.group
+    );
+    let r = w.invoke("ec2", "describe_security_group_rules", &body, &["--stats"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let mut lines = r.err.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            format!(
+                "invoke: app ({}) us-east-1 ec2:describe_security_group_rules: ok, 2 rules",
+                w.acct
+            )
+            .as_str()
+        ),
+        "{r:?}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some("API calls by operation (attempts incl. retries):"),
+        "{r:?}"
+    );
+    let counted: Vec<(String, String)> = lines
+        .map(|l| {
+            let mut f = l.split_whitespace();
+            (
+                f.next().unwrap_or_default().to_string(),
+                f.next().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let want = [
+        ("ec2:DescribeSecurityGroupRules", "1"),
+        ("ssm:GetParameter", "1"),
+        ("sts:AssumeRole", "1"),
+        ("total", "3"),
+    ];
+    assert_eq!(
+        counted,
+        want.map(|(a, b)| (a.to_string(), b.to_string())),
+        "{r:?}"
+    );
+
+    // A refusal prints its counts too: one GetParameter, nothing in the account.
+    let r = w.invoke(
+        "ec2",
+        "delete_tags",
+        r#"{"Resources": ["sgr-0123456789abcdef0"]}"#,
+        &["--stats"],
+    );
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.err.contains("ssm:GetParameter") && !r.err.contains("sts:") && !r.err.contains("ec2:"),
+        "{r:?}"
+    );
+}
+
+#[tokio::test]
+async fn refusals_make_no_call_in_the_account() {
+    let w = world(Some(ALLOW_INGRESS)).await;
+    let proxy = FaultProxy::start(&[]);
+    std::fs::write(
+        w.repo.path().join("body.json"),
+        w.authorize_body(443, "203.0.113.0/24"),
+    )
+    .expect("write body");
+    let invoke = |service: &str, action: &str| {
+        Run::from(w.repo.sgops_via(
+            &proxy.url,
+            &[
+                "invoke",
+                "app",
+                "us-east-1",
+                service,
+                action,
+                "--body",
+                "body.json",
+            ],
+        ))
+    };
+    // Not in the allow-list: the allow-list is read, nothing else.
+    let r = invoke("ec2", "authorize_security_group_egress");
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.err.contains("not in the allow-list"), "{r:?}");
+    assert_eq!(
+        proxy.stats()["by_action"],
+        serde_json::json!({"GetParameter": 1})
+    );
+    // A service without an allow-list parameter: the same.
+    let r = invoke("ssm", "get_parameter");
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.err.contains("invalid service: ssm"), "{r:?}");
+    assert_eq!(
+        proxy.stats()["by_action"],
+        serde_json::json!({"GetParameter": 2})
+    );
+    // Not a service name at all: not even the allow-list is read.
+    let r = invoke("../ec2", "create_tags");
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(r.err.contains("invalid service: ../ec2"), "{r:?}");
+    let stats = proxy.stats();
+    assert_eq!(stats["requests"], 2, "{stats:#}");
+    assert_eq!(stats["by_action"], serde_json::json!({"GetParameter": 2}));
+
+    // The proxy counts what an allowed call makes, so the zeros above mean something.
+    let r = invoke("ec2", "authorize_security_group_ingress");
+    assert_eq!(r.code, 0, "{r:?}");
+    let by = &proxy.stats()["by_action"];
+    assert_eq!(by["AssumeRole"], 1, "{by:#}");
+    assert_eq!(by["AuthorizeSecurityGroupIngress"], 1, "{by:#}");
+}
+
+#[tokio::test]
+async fn a_duplicate_after_a_lost_reply_says_the_rule_was_probably_created() {
+    let w = world(Some(ALLOW_INGRESS)).await;
+    // The first attempt reaches moto and creates the rule; its reply is lost; the SDK retries.
+    let proxy = FaultProxy::start(&[
+        "--fault-rate",
+        "1.0",
+        "--faults",
+        "lost",
+        "--only-actions",
+        "AuthorizeSecurityGroupIngress",
+        "--max-attempt",
+        "1",
+    ]);
+    std::fs::write(
+        w.repo.path().join("body.json"),
+        w.authorize_body(443, "203.0.113.0/24"),
+    )
+    .expect("write body");
+    let before = ingress(&w.ec2, &w.group).await.len();
+    let r = Run::from(w.repo.sgops_via(
+        &proxy.url,
+        &[
+            "invoke",
+            "app",
+            "us-east-1",
+            "ec2",
+            "authorize_security_group_ingress",
+            "--body",
+            "body.json",
+        ],
+    ));
+    let stats = proxy.stats();
+    assert_eq!(stats["faults"]["lost"], 1, "{stats:#}");
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(r.err.contains("InvalidPermission.Duplicate"), "{r:?}");
+    assert!(
+        r.err.contains(
+            "(the call was sent 2 times: an earlier attempt probably created the rule and its reply was lost; describe_security_group_rules shows it)"
+        ),
+        "{r:?}"
+    );
+    let now = ingress(&w.ec2, &w.group).await;
+    assert_eq!(now.len(), before + 1, "created once: {now:#?}");
+}
+
+#[tokio::test]
+async fn egress_rules_are_authorized_and_revoked() {
+    let w = world(Some(
+        r#"{"authorize_security_group_egress","revoke_security_group_egress"}"#,
+    ))
+    .await;
+    let body = format!(
+        r#"{{"GroupId": "{}", "IpPermissions": [{{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432,
+            "IpRanges": [{{"CidrIp": "10.20.0.0/16", "Description": "Database"}}]}}]}}"#,
+        w.group
+    );
+    let r = w.invoke("ec2", "authorize_security_group_egress", &body, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.err.contains("ok, 1 rule created"), "{r:?}");
+    let id = r.json()["SecurityGroupRules"][0]["SecurityGroupRuleId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let made = rules(&w.ec2, &w.group).await;
+    let rule = made.iter().find(|r| r.id == id).expect("the new rule");
+    assert!(rule.egress, "{rule:?}");
+    assert_eq!(
+        (rule.proto.as_str(), rule.from, rule.to, rule.peer.as_str()),
+        ("tcp", 5432, 5432, "10.20.0.0/16")
+    );
+    assert_eq!(rule.desc, "Database");
+
+    let body = format!(
+        r#"{{"GroupId": "{}", "SecurityGroupRuleIds": ["{id}"]}}"#,
+        w.group
+    );
+    let r = w.invoke("ec2", "revoke_security_group_egress", &body, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["Return"], true, "{r:?}");
+    let left = rules(&w.ec2, &w.group).await;
+    assert!(!left.iter().any(|r| r.id == id), "{left:#?}");
+    assert!(
+        left.iter().any(|r| r.egress && r.peer == "0.0.0.0/0"),
+        "the default egress rule stays: {left:#?}"
+    );
+}
+
+#[tokio::test]
+async fn revoke_ingress_by_ip_permissions_removes_only_that_rule() {
+    let w = world(Some(r#"{"revoke_security_group_ingress"}"#)).await;
+    add_ingress(&w.ec2, &w.group, 8443, 8443, "198.51.100.0/24", None, &[]).await;
+    add_ingress(&w.ec2, &w.group, 443, 443, "198.51.100.0/24", None, &[]).await;
+    let body = format!(
+        r#"{{"GroupId": "{}", "IpPermissions": [{{"IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443,
+            "IpRanges": [{{"CidrIp": "198.51.100.0/24"}}]}}]}}"#,
+        w.group
+    );
+    let r = w.invoke("ec2", "revoke_security_group_ingress", &body, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["Return"], true, "{r:?}");
+    let left: Vec<i32> = ingress(&w.ec2, &w.group)
+        .await
+        .iter()
+        .map(|r| r.from)
+        .collect();
+    assert_eq!(left, [443]);
+}
+
+#[tokio::test]
+async fn modify_security_group_rules_changes_the_rule_in_place() {
+    let w = world(Some(r#"{"modify_security_group_rules"}"#)).await;
+    add_ingress(
+        &w.ec2,
+        &w.group,
+        443,
+        443,
+        "198.51.100.0/24",
+        Some("Web"),
+        &[],
+    )
+    .await;
+    let rule = ingress(&w.ec2, &w.group).await.remove(0);
+    let body = format!(
+        r#"{{"GroupId": "{}", "SecurityGroupRules": [{{"SecurityGroupRuleId": "{}",
+            "SecurityGroupRule": {{"IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443,
+                "CidrIpv4": "198.51.100.0/24", "Description": "Web on 8443"}}}}]}}"#,
+        w.group, rule.id
+    );
+    let r = w.invoke("ec2", "modify_security_group_rules", &body, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json()["Return"], true, "{r:?}");
+    let now = ingress(&w.ec2, &w.group).await;
+    assert_eq!(now.len(), 1, "{now:#?}");
+    assert_eq!(now[0].id, rule.id, "same rule");
+    assert_eq!((now[0].from, now[0].to), (8443, 8443));
+    assert_eq!(now[0].desc, "Web on 8443");
+}
+
+#[tokio::test]
+async fn update_descriptions_by_ip_permissions_in_both_directions() {
+    let w = world(Some(
+        r#"{"update_security_group_rule_descriptions_ingress","update_security_group_rule_descriptions_egress"}"#,
+    ))
+    .await;
+    add_ingress(
+        &w.ec2,
+        &w.group,
+        443,
+        443,
+        "198.51.100.0/24",
+        Some("old"),
+        &[],
+    )
+    .await;
+    authorize(
+        &w.ec2,
+        &w.group,
+        true,
+        permission("tcp", Some((5432, 5432)), "10.20.0.0/16", Some("old")),
+        &[],
+    )
+    .await;
+    for (action, port, cidr) in [
+        (
+            "update_security_group_rule_descriptions_ingress",
+            443,
+            "198.51.100.0/24",
+        ),
+        (
+            "update_security_group_rule_descriptions_egress",
+            5432,
+            "10.20.0.0/16",
+        ),
+    ] {
+        let body = format!(
+            r#"{{"GroupId": "{}", "IpPermissions": [{{"IpProtocol": "tcp", "FromPort": {port}, "ToPort": {port},
+                "IpRanges": [{{"CidrIp": "{cidr}", "Description": "new"}}]}}]}}"#,
+            w.group
+        );
+        let r = w.invoke("ec2", action, &body, &[]);
+        assert_eq!(r.code, 0, "{action}: {r:?}");
+        assert!(r.err.contains(&format!("ec2:{action}: ok")), "{r:?}");
+        let now = rules(&w.ec2, &w.group).await;
+        let rule = now.iter().find(|r| r.from == port).expect("the rule");
+        assert_eq!(rule.desc, "new", "{action}: {now:#?}");
+    }
+}
+
+#[tokio::test]
+async fn delete_tags_removes_only_the_named_tag() {
+    let w = world(Some(r#"{"delete_tags"}"#)).await;
+    add_ingress(
+        &w.ec2,
+        &w.group,
+        443,
+        443,
+        "198.51.100.0/24",
+        None,
+        &[("team", "web"), ("owner", "payments")],
+    )
+    .await;
+    let rule = ingress(&w.ec2, &w.group).await.remove(0);
+    let body = format!(
+        r#"{{"Resources": ["{}"], "Tags": [{{"Key": "team"}}]}}"#,
+        rule.id
+    );
+    let r = w.invoke("ec2", "delete_tags", &body, &[]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.json(), serde_json::json!({}), "{r:?}");
+    let now = ingress(&w.ec2, &w.group).await.remove(0);
+    assert_eq!(
+        now.tags.into_iter().collect::<Vec<_>>(),
+        [("owner".to_string(), "payments".to_string())]
+    );
 }

@@ -10,7 +10,7 @@ use crate::error::{Error, Exit};
 use crate::import::{ImportOptions, rule_file};
 use crate::live::LiveRead;
 use crate::live::aws::AwsEc2;
-use crate::rules::{GroupRef, check_resource_id};
+use crate::rules::{GroupRef, check_resource_id, check_ticket};
 
 pub fn run(config_path: &Path, today: Date, args: &ImportArgs) -> Result<Exit, Error> {
     let cfg = super::load_config(config_path)?;
@@ -21,6 +21,7 @@ pub fn run(config_path: &Path, today: Date, args: &ImportArgs) -> Result<Exit, E
             args.security_group
         )));
     }
+    check_ticket(&args.ticket).map_err(|m| Error::Usage(format!("--ticket: {m}")))?;
     let rt = super::runtime()?;
     let group = GroupRef::Id(args.security_group.clone());
     let live = rt.block_on(async {
@@ -47,7 +48,7 @@ pub fn run(config_path: &Path, today: Date, args: &ImportArgs) -> Result<Exit, E
         "Imported by `sgops import` from {name} ({}) {} {} on {today}.",
         account.id, args.region, args.security_group
     );
-    let (text, n) = rule_file(
+    let imported = rule_file(
         &rules,
         &ImportOptions {
             config: &cfg,
@@ -58,6 +59,14 @@ pub fn run(config_path: &Path, today: Date, args: &ImportArgs) -> Result<Exit, E
             header: &header,
         },
     );
+    for w in &imported.warnings {
+        crate::errln!("warning: {w}");
+    }
+    let (text, n) = (&imported.text, imported.written);
+    let commented = match imported.commented {
+        0 => String::new(),
+        c => format!(" ({c} more commented out, see the warnings)"),
+    };
     match &args.out {
         Some(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -66,15 +75,15 @@ pub fn run(config_path: &Path, today: Date, args: &ImportArgs) -> Result<Exit, E
                     source,
                 })?;
             }
-            std::fs::write(path, &text).map_err(|source| Error::Write {
+            std::fs::write(path, text).map_err(|source| Error::Write {
                 path: path.clone(),
                 source,
             })?;
-            eprintln!("wrote {n} rules to {}", path.display());
+            crate::errln!("wrote {n} rules to {}{commented}", path.display());
         }
         None => {
-            super::print_stdout(&text)?;
-            eprintln!("imported {n} rules");
+            super::print_stdout(text)?;
+            crate::errln!("imported {n} rules{commented}");
         }
     }
     Ok(Exit::Ok)

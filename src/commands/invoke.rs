@@ -11,10 +11,11 @@ use std::path::Path;
 use crate::allowlist;
 use crate::aws::{Aws, AwsError};
 use crate::cli::InvokeArgs;
+use crate::config::{Account, Config};
 use crate::error::{Error, Exit};
-use crate::invoke::{self, Action, Outcome};
+use crate::invoke::{self, Action};
 
-use super::{account_in, load_config, print_stdout};
+use super::{account_in, load_config, print_stats, print_stdout};
 
 pub fn run(config_path: &Path, args: &InvokeArgs) -> Result<Exit, Error> {
     let cfg = load_config(config_path)?;
@@ -29,67 +30,77 @@ pub fn run(config_path: &Path, args: &InvokeArgs) -> Result<Exit, Error> {
     let rt = super::runtime()?;
     rt.block_on(async {
         let aws = Aws::load(&cfg).await;
-        let ssm = aws.ssm(&cfg.allowlist.region);
-        let prefix = &cfg.allowlist.parameter_prefix;
-        let allow = allowlist::fetch(&ssm, prefix, &[args.service.as_str()]).await?;
-        if !allow.allows(&args.service, &args.action) {
-            return Err(Error::Policy(format!(
-                "refused: {} action {} is not in the allow-list {prefix}{}; nothing was called",
-                args.service, args.action, args.service
-            )));
+        let result = invoke(&aws, &cfg, name, account, args).await;
+        // Refusals and failures too: the counts show what reached AWS.
+        if args.stats {
+            print_stats(&aws);
         }
-        let action = Action::find(&args.service, &args.action).ok_or_else(|| {
-            Error::Usage(format!(
-                "sgops invoke cannot run {} action {} (allow-listed, but not an action sgops runs); it runs these {} actions: {}",
-                args.service,
-                args.action,
-                invoke::SERVICE,
-                Action::supported()
-            ))
-        })?;
-        let (source, text) = read_body(&args.body)?;
-        let request = invoke::parse(action, &text)
-            .map_err(|e| Error::Usage(format!("invalid {action} body in {source}: {e}")))?;
-        for w in request.ownership_warnings() {
-            tracing::warn!("{w}");
-        }
-        let target = format!("{name} ({}) {}", account.id, args.region);
-        tracing::info!(
-            account = name,
-            account_id = %account.id,
-            region = %args.region,
-            action = action.name(),
-            dry_run = args.dry_run,
-            "invoking"
-        );
-        let session = aws.assume(&cfg, name, account, &args.region).await?;
-        let outcome = invoke::call(&session.ec2(), &request, args.dry_run)
-            .await
-            .map_err(|e| AwsError::Call {
+        result
+    })
+}
+
+/// The checks that need AWS (the allow-list), then the body, then the one call.
+async fn invoke(
+    aws: &Aws,
+    cfg: &Config,
+    name: &str,
+    account: &Account,
+    args: &InvokeArgs,
+) -> Result<Exit, Error> {
+    let ssm = aws.ssm(&cfg.allowlist.region);
+    let prefix = &cfg.allowlist.parameter_prefix;
+    let allow = allowlist::fetch(&ssm, prefix, &[args.service.as_str()]).await?;
+    if !allow.allows(&args.service, &args.action) {
+        return Err(Error::Policy(format!(
+            "refused: {} action {} is not in the allow-list {prefix}{}; nothing was called",
+            args.service, args.action, args.service
+        )));
+    }
+    let action = Action::find(&args.service, &args.action).ok_or_else(|| {
+        Error::Usage(format!(
+            "sgops invoke cannot run {} action {} (allow-listed, but not an action sgops runs); it runs these {} actions: {}",
+            args.service,
+            args.action,
+            invoke::SERVICE,
+            Action::supported()
+        ))
+    })?;
+    let (source, text) = read_body(&args.body)?;
+    let request = invoke::parse(action, &text)
+        .map_err(|e| Error::Usage(format!("invalid {action} body in {source}: {e}")))?;
+    for w in request.ownership_warnings() {
+        tracing::warn!("{w}");
+    }
+    let target = format!("{name} ({}) {}", account.id, args.region);
+    tracing::info!(
+        account = name,
+        account_id = %account.id,
+        region = %args.region,
+        action = action.name(),
+        dry_run = args.dry_run,
+        "invoking"
+    );
+    let session = aws.assume(cfg, name, account, &args.region).await?;
+    let outcome = invoke::call(&session.ec2(), &request, args.dry_run)
+        .await
+        .map_err(|e| {
+            let calls = aws.calls.snapshot();
+            let attempts = calls.attempts.get(e.operation).copied().unwrap_or(1);
+            AwsError::Call {
                 operation: e.operation,
                 target: target.clone(),
-                message: e.message,
-            })?;
-        match &outcome {
-            Outcome::Done(_) => tracing::info!(
-                account = name,
-                region = %args.region,
-                action = action.name(),
-                "done"
-            ),
-            Outcome::DryRun { .. } => tracing::info!(
-                account = name,
-                region = %args.region,
-                action = action.name(),
-                "dry run: the call would have succeeded"
-            ),
-        }
-        tracing::debug!(calls = aws.calls.snapshot().total(), "API calls made");
-        let text = serde_json::to_string_pretty(&outcome.to_json())
-            .map_err(|e| Error::Usage(format!("cannot render the response: {e}")))?;
-        print_stdout(&format!("{text}\n"))?;
-        Ok(Exit::Ok)
-    })
+                message: e.explain(attempts),
+            }
+        })?;
+    let text = serde_json::to_string_pretty(&outcome.to_json())
+        .map_err(|e| Error::Usage(format!("cannot render the response: {e}")))?;
+    print_stdout(&format!("{text}\n"))?;
+    crate::errln!(
+        "invoke: {target} {}:{action}: {}",
+        invoke::SERVICE,
+        outcome.summary(action)
+    );
+    Ok(Exit::Ok)
 }
 
 /// `[a-z0-9-]`, as boto3 names services; anything else would read another parameter.

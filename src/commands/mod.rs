@@ -62,6 +62,11 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(|e| Error::Usage(format!("cannot start the async runtime: {e}")))
 }
 
+/// `--stats`: API calls by operation (attempts with retries), on standard error.
+fn print_stats(aws: &crate::aws::Aws) {
+    crate::errp!("{}", aws.calls.snapshot().render());
+}
+
 /// Loads sgops.yaml alone (commands that act on one account need no rule files).
 fn load_config(path: &std::path::Path) -> Result<crate::config::Config, Error> {
     let mut sources = crate::diag::Sources::default();

@@ -15,7 +15,7 @@ use crate::plan::Plan;
 use crate::render;
 use crate::repo::Repo;
 
-use super::{print_stdout, runtime, validate};
+use super::{print_stats, print_stdout, runtime, validate};
 
 /// Loads the repository; any error or guardrail violation stops before AWS is called.
 fn load(config: &Path, rules: &Path, today: Date) -> Result<Repo, Error> {
@@ -93,7 +93,7 @@ pub fn plan(config: &Path, rules: &Path, today: Date, args: &PlanArgs) -> Result
     };
     print_stdout(&text)?;
     if args.stats {
-        crate::errp!("{}", p.aws.calls.snapshot().render());
+        print_stats(&p.aws);
     }
     let max = p
         .repo

@@ -94,8 +94,19 @@ pub fn check_aws_tag(key: &str, value: &str) -> Result<(), String> {
 
 /// Guardrail: ingress from 0.0.0.0/0 or ::/0 that opens a denied port (ranges and `all` count).
 pub fn world_open(spec: &RuleSpec, at: &Pos, denied: &[u16], diags: &mut Vec<Diagnostic>) {
+    if let Some(m) = world_open_breach(spec, denied) {
+        diags.push(Diagnostic::guardrail(
+            at.clone(),
+            format!("{m}: narrow the source or the ports"),
+        ));
+    }
+}
+
+/// What a rule breaks of the world-open guardrail, without advice (`import` comments such
+/// rules out with this reason); `None` when the rule keeps it.
+pub fn world_open_breach(spec: &RuleSpec, denied: &[u16]) -> Option<String> {
     if spec.direction != Direction::Ingress || !spec.peer.is_world() {
-        return;
+        return None;
     }
     let hit: Vec<u16> = denied
         .iter()
@@ -107,7 +118,7 @@ pub fn world_open(spec: &RuleSpec, at: &Pos, denied: &[u16], diags: &mut Vec<Dia
         })
         .collect();
     if hit.is_empty() {
-        return;
+        return None;
     }
     let ports = hit
         .iter()
@@ -118,14 +129,19 @@ pub fn world_open(spec: &RuleSpec, at: &Pos, denied: &[u16], diags: &mut Vec<Dia
         Ports::Range { .. } => format!("{} {}", spec.protocol, spec.ports),
         _ => "every port".to_string(),
     };
-    diags.push(Diagnostic::guardrail(
-        at.clone(),
-        format!(
-            "ingress from {} opens {what}, which includes denied port{} {ports} (guardrails.world_open_denied_ports): narrow the source or the ports",
-            spec.peer.value(),
-            if hit.len() == 1 { "" } else { "s" }
-        ),
-    ));
+    Some(format!(
+        "ingress from {} opens {what}, which includes denied port{} {ports} (guardrails.world_open_denied_ports)",
+        spec.peer.value(),
+        if hit.len() == 1 { "" } else { "s" }
+    ))
+}
+
+/// A ticket: 1 to 128 printable characters, not blank.
+pub fn check_ticket(s: &str) -> Result<(), String> {
+    if s.trim().is_empty() || s.chars().count() > 128 || s.chars().any(char::is_control) {
+        return Err("ticket must be 1 to 128 printable characters".into());
+    }
+    Ok(())
 }
 
 /// Duplicate rule ids and duplicate meanings among all files that name the same group.

@@ -382,15 +382,12 @@ fn convert_rule(
         }
         Some(t) => {
             let s = t.value.to_string();
-            if s.trim().is_empty() || s.len() > 128 || s.chars().any(char::is_control) {
-                err(
-                    diags,
-                    yaml::pos(path, t),
-                    "ticket must be 1 to 128 printable characters".into(),
-                );
-                None
-            } else {
-                Some(s)
+            match check::check_ticket(&s) {
+                Ok(()) => Some(s),
+                Err(m) => {
+                    err(diags, yaml::pos(path, t), m);
+                    None
+                }
             }
         }
     };

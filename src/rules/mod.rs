@@ -18,8 +18,8 @@ use crate::diag::Pos;
 
 pub use check::cross_file;
 pub use check::{
-    check_aws_tag, check_description, is_resource_id as check_resource_id, is_valid_region,
-    is_valid_rule_id,
+    check_aws_tag, check_description, check_ticket, is_resource_id as check_resource_id,
+    is_valid_region, is_valid_rule_id, world_open_breach,
 };
 pub use load::{LoadOptions, load_tree, parse_file};
 pub use raw::RULE_KEYS;

@@ -250,6 +250,81 @@ pub async fn add_ingress_peer(
         .expect("authorize ingress");
 }
 
+/// One permission of any protocol to `cidr` (IPv6 when it has a colon); `ports` are
+/// (FromPort, ToPort), left out when `None`.
+pub fn permission(
+    protocol: &str,
+    ports: Option<(i32, i32)>,
+    cidr: &str,
+    desc: Option<&str>,
+) -> IpPermission {
+    let p = IpPermission::builder()
+        .ip_protocol(protocol)
+        .set_from_port(ports.map(|p| p.0))
+        .set_to_port(ports.map(|p| p.1));
+    let desc = desc.map(String::from);
+    if cidr.contains(':') {
+        p.ipv6_ranges(
+            Ipv6Range::builder()
+                .cidr_ipv6(cidr)
+                .set_description(desc)
+                .build(),
+        )
+    } else {
+        p.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(cidr)
+                .set_description(desc)
+                .build(),
+        )
+    }
+    .build()
+}
+
+/// Authorizes `perm` as an ingress or egress rule with `tags`; returns its `sgr-` id.
+pub async fn authorize(
+    ec2: &aws_sdk_ec2::Client,
+    group: &str,
+    egress: bool,
+    perm: IpPermission,
+    tags: &[(&str, &str)],
+) -> String {
+    let spec = (!tags.is_empty()).then(|| {
+        TagSpecification::builder()
+            .resource_type(ResourceType::SecurityGroupRule)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                    .collect(),
+            ))
+            .build()
+    });
+    let rules = if egress {
+        ec2.authorize_security_group_egress()
+            .group_id(group)
+            .ip_permissions(perm)
+            .set_tag_specifications(spec.map(|s| vec![s]))
+            .send()
+            .await
+            .expect("authorize egress")
+            .security_group_rules
+    } else {
+        ec2.authorize_security_group_ingress()
+            .group_id(group)
+            .ip_permissions(perm)
+            .set_tag_specifications(spec.map(|s| vec![s]))
+            .send()
+            .await
+            .expect("authorize ingress")
+            .security_group_rules
+    };
+    rules
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|r| r.security_group_rule_id)
+        .expect("the new rule's id")
+}
+
 /// A live rule, simplified for assertions.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Seen {
