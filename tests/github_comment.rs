@@ -794,6 +794,7 @@ async fn five_thousand_changes_stay_one_comment_under_the_limit() {
     assert!(body.len() > COMMENT_LIMIT / 2, "{} bytes", body.len());
     assert!(body.starts_with(PLAN_MARKER));
     let md = parse_md(&body);
+    commonmark_sees_only_our_structure(&body, md.blocks.len());
     assert_inert(&md);
     assert!(md.fence_lines >= 2, "some details are shown");
     assert_eq!(
@@ -1113,6 +1114,97 @@ async fn hostile_text_cannot_break_out() {
     let code = &md.blocks[0];
     assert!(code.contains("<script>alert(1)</script>"), "{code}");
     assert!(code.contains("`\u{200b}``fence"), "{code}");
+    commonmark_sees_only_our_structure(&body, 1);
+}
+
+#[test]
+fn the_structure_check_catches_what_escaping_prevents() {
+    let table = "| account | region | create | adopt | update | replace | retag | delete | denied | errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    let row = "| a | r | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |\n";
+    let ok = format!("### sgops plan\n\n{table}{row}");
+    commonmark_sees_only_our_structure(&ok, 0);
+    for bad in [
+        format!("{ok}\n<img src=x onerror=alert(1)>\n"),
+        format!("{ok}\n[x](https://evil.example)\n"),
+        format!("{ok}\n## Injected\n"),
+        format!("### sgops plan\n\n{table}| a | r | b | c | 0 | 0 | 0 | 0 | 0 | 0 | 0 |\n"),
+        format!("{ok}\n```\nopened\n"),
+    ] {
+        let caught = std::panic::catch_unwind(|| commonmark_sees_only_our_structure(&bad, 0));
+        assert!(caught.is_err(), "not caught:\n{bad}");
+    }
+}
+
+/// The comment as a CommonMark parser with GitHub's tables sees it: no HTML but sgops's own
+/// marker and `<details>`/`<summary>` lines, no link or image, only sgops's headings, one
+/// table whose rows all have its ten cells, and `blocks` code blocks.
+fn commonmark_sees_only_our_structure(body: &str, blocks: usize) {
+    use pulldown_cmark::{Event, HeadingLevel, Options, Parser, Tag, TagEnd};
+    let mut code_blocks = 0;
+    let mut tables = 0;
+    let mut in_heading = None::<HeadingLevel>;
+    let mut heading = String::new();
+    let mut cells: Vec<String> = Vec::new();
+    for event in Parser::new_ext(body, Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH) {
+        match event {
+            Event::Html(h) | Event::InlineHtml(h) => {
+                let mut rest = h.trim().to_string();
+                for ours in [
+                    "<!-- sgops:plan v1 -->",
+                    "<details><summary>",
+                    "</summary>",
+                    "</details>",
+                ] {
+                    rest = rest.replace(ours, "");
+                }
+                assert!(!rest.contains('<'), "HTML that is not sgops's: {h}");
+            }
+            Event::Start(Tag::Link { dest_url, .. })
+            | Event::Start(Tag::Image { dest_url, .. }) => {
+                panic!("a link or image got through: {dest_url}")
+            }
+            Event::Start(Tag::CodeBlock(_)) => code_blocks += 1,
+            Event::Start(Tag::Table(columns)) => {
+                tables += 1;
+                assert_eq!(columns.len(), 10, "summary table columns");
+            }
+            Event::Start(Tag::TableRow)
+            | Event::Start(Tag::TableHead)
+            | Event::End(TagEnd::Table) => cells.clear(),
+            Event::Start(Tag::TableCell) => cells.push(String::new()),
+            Event::Text(t) | Event::Code(t) if !cells.is_empty() => {
+                if let Some(c) = cells.last_mut() {
+                    c.push_str(&t)
+                }
+            }
+            Event::End(TagEnd::TableRow) => {
+                // A pipe that broke out shifts the counts (GFM drops or pads cells to fit).
+                assert_eq!(cells.len(), 10, "{cells:?}");
+                assert!(
+                    cells[2..].iter().all(|c| c.parse::<usize>().is_ok()),
+                    "a row broke out of its cells: {cells:?}"
+                );
+            }
+            Event::Start(Tag::Heading { level, .. }) => {
+                in_heading = Some(level);
+                heading.clear();
+            }
+            Event::Text(t) if in_heading.is_some() => heading.push_str(&t),
+            Event::End(TagEnd::Heading(_)) => {
+                assert!(
+                    heading == "sgops plan" || heading == "Errors",
+                    "injected heading `{heading}` ({in_heading:?})"
+                );
+                in_heading = None;
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(tables, 1, "one summary table");
+    assert_eq!(
+        code_blocks, blocks,
+        "code blocks opened or closed by hostile text"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
