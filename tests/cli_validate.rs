@@ -491,6 +491,51 @@ fn files_over_one_mebibyte_are_refused_unread_and_one_mebibyte_is_fine() {
 }
 
 #[test]
+fn a_mebibyte_of_broken_rules_is_checked_in_linear_time_and_its_output_capped() {
+    // `{id: A}` is five errors (bad id, no direction, protocol, peer, ticket): 580,000 in
+    // all. Time once grew with the square of that count (minutes for this file).
+    let head = "security_group: sg-0a1b2c3d4e5f67890\nrules: [";
+    let rules = (1024 * 1024 - head.len() - 2) / "{id: A}, ".len();
+    let mut text = String::from(head);
+    text.push_str(&vec!["{id: A}"; rules].join(", "));
+    text.push_str("]\n");
+    assert!(text.len() <= 1024 * 1024 && text.len() > 1024 * 1000);
+    let repo = Repo::base();
+    repo.write(&format!("{FILE_DIR}/big.yaml"), &text);
+    let run = repo.validate();
+    run.assert_code(1);
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        run.elapsed
+    );
+    let errors = 5 * rules;
+    assert!(
+        run.stderr
+            .ends_with(&format!("\nerror: validation failed: {errors} errors\n")),
+        "{}",
+        &run.stderr[run.stderr.len().saturating_sub(500)..]
+    );
+    // At most 200 shown per file, then one line that counts the rest.
+    assert_eq!(shown(&run.stderr).len(), 200);
+    assert!(
+        run.stderr.contains(&format!(
+            "\n{FILE_DIR}/big.yaml: … and {} more problems in this file, not shown: fix those above and run validate again\n",
+            errors - 200
+        )),
+        "{}",
+        &run.stderr[run.stderr.len().saturating_sub(500)..]
+    );
+    // The quoted line is a window around the column, not the first 200 characters.
+    let last_quote = run
+        .stderr
+        .lines()
+        .rfind(|l| l.starts_with("  2 | "))
+        .expect("a quoted line");
+    assert!(last_quote.starts_with("  2 | …"), "{last_quote}");
+}
+
+#[test]
 fn all_errors_of_all_files_are_reported_together() {
     // Every fixture file at once in one repository: each file's expected diagnostics all appear
     // in the one run, which fails (exit 1) since some are errors.

@@ -267,12 +267,24 @@ fn convert_rule(
     opts: &LoadOptions<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<DesiredRule> {
+    // The rule's own problems go to a list of their own, so that deciding whether this rule
+    // failed costs its own errors, not every error of the run so far.
+    let mut own = Vec::new();
+    let rule = check_rule(path, r, opts, &mut own);
+    let failed = own.iter().any(|d| d.severity == Severity::Error);
+    diags.append(&mut own);
+    rule.filter(|_| !failed)
+}
+
+/// [`convert_rule`] on a list that starts empty: `diags` holds this rule's problems only.
+fn check_rule(
+    path: &str,
+    r: Spanned<RawRule>,
+    opts: &LoadOptions<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<DesiredRule> {
     let at = yaml::pos(path, &r);
     let r = r.value;
-    let before = diags
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
     let err = |diags: &mut Vec<Diagnostic>, pos: Pos, msg: String| {
         diags.push(Diagnostic::error(pos, msg));
     };
@@ -459,11 +471,7 @@ fn convert_rule(
         }
     }
 
-    let failed = diags
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count()
-        > before;
+    let failed = diags.iter().any(|d| d.severity == Severity::Error);
     let (Some(id), Some(direction), Some(protocol), Some(ports), Some(peer), Some(ticket), false) =
         (id, direction, protocol, ports, peer, ticket, failed)
     else {
