@@ -224,7 +224,7 @@ pub fn load(path: &Path, sources: &mut Sources) -> Result<Config, Vec<Diagnostic
             ),
         )]);
     }
-    let text = yaml::read_source(path, &display).map_err(|d| vec![d])?;
+    let text = yaml::read_source(path, &display, yaml::Links::WithinFolder).map_err(|d| vec![d])?;
     sources.insert(display.clone(), text.clone());
     parse(&display, &text)
 }

@@ -535,6 +535,115 @@ fn a_mebibyte_of_broken_rules_is_checked_in_linear_time_and_its_output_capped() 
     assert!(last_quote.starts_with("  2 | …"), "{last_quote}");
 }
 
+/// A secret-looking file outside the repository that links must not lead validate to print.
+fn outside_secret() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("secret.yaml");
+    std::fs::write(&path, "TOKEN=ghp_not_to_be_printed\n").expect("write");
+    (dir, path)
+}
+
+#[test]
+fn links_fifos_and_devices_under_rules_are_refused_unread() {
+    let (_outside, secret) = outside_secret();
+    let repo = Repo::base();
+    repo.write(
+        &format!("{FILE_DIR}/good.yaml"),
+        "security_group: sg-0a1b2c3d4e5f67890\nrules: []\n",
+    );
+    let at = |rel: &str| repo.dir.path().join(rel);
+    let link = |target: &Path, rel: &str| {
+        std::os::unix::fs::symlink(target, at(rel)).expect("symlink");
+    };
+    link(&secret, &format!("{FILE_DIR}/secret.yaml"));
+    link(Path::new("/dev/zero"), &format!("{FILE_DIR}/zero.yaml"));
+    link(
+        Path::new("/proc/self/environ"),
+        &format!("{FILE_DIR}/environ.yaml"),
+    );
+    link(
+        &at(&format!("{FILE_DIR}/good.yaml")),
+        &format!("{FILE_DIR}/inside.yaml"),
+    );
+    link(&at(FILE_DIR), "rules/itx-046");
+    let mkfifo = std::process::Command::new("mkfifo")
+        .arg(at(&format!("{FILE_DIR}/pipe.yaml")))
+        .status()
+        .expect("mkfifo");
+    assert!(mkfifo.success());
+    let link_msg = "error: is a symbolic link: rule files must be regular files in the repository";
+    let want = format!(
+        "# links\n# exit: 1\n\
+         # expect: 1:1 {link_msg}\n\
+         # expect: {FILE_DIR}/inside.yaml:1:1 {link_msg}\n\
+         # expect: {FILE_DIR}/pipe.yaml:1:1 error: is a named pipe (FIFO): rule files must be regular files in the repository; remove it\n\
+         # expect: {FILE_DIR}/secret.yaml:1:1 {link_msg}\n\
+         # expect: {FILE_DIR}/zero.yaml:1:1 {link_msg}\n\
+         # expect: rules/itx-046:1:1 {link_msg}\n"
+    );
+    for env in [&[][..], &[("GITHUB_ACTIONS", "true")]] {
+        let run = repo.run(&["validate"], env);
+        let mut problems =
+            Expected::parse(&want, &format!("{FILE_DIR}/environ.yaml")).problems(&run);
+        if env.is_empty() {
+            assert_eq!(problems, Vec::<String>::new(), "{}", run.stderr);
+        } else {
+            problems.retain(|p| !p.starts_with("stdout not empty"));
+            assert_eq!(problems, Vec::<String>::new(), "{}", run.stderr);
+            assert_eq!(run.stdout.lines().count(), 6, "{}", run.stdout);
+        }
+        for out in [&run.stdout, &run.stderr] {
+            assert!(!out.contains("ghp_not_to_be_printed"), "{out}");
+            assert!(!out.contains("PATH="), "{out}");
+        }
+    }
+}
+
+#[test]
+fn a_linked_sgops_yaml_is_read_only_from_its_own_folder() {
+    let (_outside, secret) = outside_secret();
+    let repo = Repo::empty();
+    repo.copy(&corpus().join("base/sgops.yaml"), "config/prod.yaml");
+    repo.write(
+        &format!("{FILE_DIR}/web.yaml"),
+        "security_group: sg-0a1b2c3d4e5f67890\nrules: []\n",
+    );
+    let link = |target: &Path| {
+        let at = repo.dir.path().join("sgops.yaml");
+        let _ = std::fs::remove_file(&at);
+        std::os::unix::fs::symlink(target, at).expect("symlink");
+    };
+    link(Path::new("config/prod.yaml"));
+    repo.validate().assert_code(0);
+    let outside = "error: is a symbolic link to a file outside its folder: link only to a file in the same folder or below it, or put the file itself here";
+    for target in [&secret, Path::new("/proc/self/environ")] {
+        link(target);
+        let run = repo.validate();
+        run.assert_code(1);
+        assert_eq!(
+            run.stderr,
+            format!("sgops.yaml:1:1: {outside}\n\nerror: validation failed: 1 error\n")
+        );
+    }
+    // Inside the folder but not a regular file: read nothing, hang on nothing.
+    let fifo = repo.dir.path().join("config/pipe.yaml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    link(Path::new("config/pipe.yaml"));
+    let run = repo.validate();
+    run.assert_code(1);
+    assert!(
+        run.stderr.starts_with("sgops.yaml:1:1: error: is a named pipe (FIFO), not a regular file: sgops reads only regular files"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[test]
 fn all_errors_of_all_files_are_reported_together() {
     // Every fixture file at once in one repository: each file's expected diagnostics all appear

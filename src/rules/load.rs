@@ -40,17 +40,31 @@ pub fn load_tree(
             format!("{}/{rel}", root.trim_end_matches('/'))
         }
     };
-    let Ok(accounts) = sorted_entries(dir) else {
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
         diags.push(Diagnostic::error(
             Pos::file(&root),
-            format!("rules directory not found: {root} (create it or pass --rules DIR)"),
+            format!("{root} is a symbolic link: the rules directory must be a real folder in the repository"),
         ));
         return (Desired::default(), diags);
+    }
+    let accounts = match sorted_entries(dir) {
+        Ok(a) => a,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            diags.push(Diagnostic::error(
+                Pos::file(&root),
+                format!("rules directory not found: {root} (create it or pass --rules DIR)"),
+            ));
+            return (Desired::default(), diags);
+        }
+        Err(e) => {
+            diags.push(unreadable(&root, &e));
+            return (Desired::default(), diags);
+        }
     };
-    for (account, account_path, is_dir) in accounts {
+    for (account, account_path, kind) in accounts {
         let rel = account.clone();
-        if !is_dir {
-            diags.push(outside(&shown(&rel)));
+        if kind != Kind::Dir {
+            diags.push(misplaced(&shown(&rel), kind));
             continue;
         }
         if !opts.config.accounts.contains_key(&account) {
@@ -62,13 +76,17 @@ pub fn load_tree(
             ));
             continue;
         }
-        let Ok(regions) = sorted_entries(&account_path) else {
-            continue;
+        let regions = match sorted_entries(&account_path) {
+            Ok(r) => r,
+            Err(e) => {
+                diags.push(unreadable(&shown(&rel), &e));
+                continue;
+            }
         };
-        for (region, region_path, is_dir) in regions {
+        for (region, region_path, kind) in regions {
             let rel = format!("{account}/{region}");
-            if !is_dir {
-                diags.push(outside(&shown(&rel)));
+            if kind != Kind::Dir {
+                diags.push(misplaced(&shown(&rel), kind));
                 continue;
             }
             if !is_valid_region(&region) {
@@ -80,13 +98,17 @@ pub fn load_tree(
                 ));
                 continue;
             }
-            let Ok(entries) = sorted_entries(&region_path) else {
-                continue;
+            let entries = match sorted_entries(&region_path) {
+                Ok(e) => e,
+                Err(e) => {
+                    diags.push(unreadable(&shown(&rel), &e));
+                    continue;
+                }
             };
-            for (name, file_path, is_dir) in entries {
+            for (name, file_path, kind) in entries {
                 let display = shown(&format!("{rel}/{name}"));
-                if is_dir {
-                    diags.push(outside(&display));
+                if kind != Kind::File {
+                    diags.push(misplaced(&display, kind));
                     continue;
                 }
                 if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
@@ -97,7 +119,7 @@ pub fn load_tree(
                     continue;
                 }
                 let before = diags.len();
-                let text = match yaml::read_source(&file_path, &display) {
+                let text = match yaml::read_source(&file_path, &display, yaml::Links::Refuse) {
                     Ok(t) => t,
                     Err(d) => {
                         diags.push(d);
@@ -119,16 +141,39 @@ pub fn load_tree(
     (Desired { files }, diags)
 }
 
-fn outside(display: &str) -> Diagnostic {
-    Diagnostic::error(
-        Pos::file(display),
-        "not where rule files go: put rule files in rules/<account>/<region>/<name>.yaml",
-    )
+/// What a directory entry is, without following links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+    /// A symbolic link, whatever it points at: links are never followed, so one cannot lead
+    /// the walk out of the repository, into a loop, or to `/dev/zero`.
+    Link,
+    /// A FIFO, socket or device (named for the message).
+    Other(&'static str),
 }
 
-/// Directory entries sorted by name, hidden ones (`.gitkeep`) skipped, symlinked
-/// directories reported as files so a link loop cannot trap the walk.
-fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, std::path::PathBuf, bool)>> {
+/// The diagnostic for an entry that is not where it belongs or not what it should be.
+fn misplaced(display: &str, kind: Kind) -> Diagnostic {
+    let message = match kind {
+        Kind::Link => "is a symbolic link: rule files must be regular files in the repository; put the file or folder itself here".to_string(),
+        Kind::Other(what) => format!(
+            "is {what}: rule files must be regular files in the repository; remove it"
+        ),
+        Kind::Dir | Kind::File => {
+            "not where rule files go: put rule files in rules/<account>/<region>/<name>.yaml".into()
+        }
+    };
+    Diagnostic::error(Pos::file(display), message)
+}
+
+fn unreadable(display: &str, e: &std::io::Error) -> Diagnostic {
+    Diagnostic::error(Pos::file(display), format!("cannot read folder: {e}"))
+}
+
+/// Directory entries sorted by name, hidden ones (`.gitkeep`) skipped, each with its own
+/// type (links are not followed).
+fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, std::path::PathBuf, Kind)>> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let e = e?;
@@ -136,10 +181,23 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, std::path::PathBuf
         if name.starts_with('.') {
             continue;
         }
-        let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
-        out.push((name, e.path(), is_dir));
+        let path = e.path();
+        let t = match e.file_type() {
+            Ok(t) => t,
+            Err(_) => std::fs::symlink_metadata(&path)?.file_type(),
+        };
+        let kind = if t.is_symlink() {
+            Kind::Link
+        } else if t.is_dir() {
+            Kind::Dir
+        } else if t.is_file() {
+            Kind::File
+        } else {
+            Kind::Other(yaml::kind_of(t))
+        };
+        out.push((name, path, kind));
     }
-    out.sort();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
 
