@@ -124,6 +124,8 @@ struct Source {
     text: Arc<str>,
     /// Byte offset of the start of each line, as [`str::lines`] counts lines.
     starts: Vec<usize>,
+    /// Whether the text is ASCII, where a column (in characters) is also a byte offset.
+    ascii: bool,
 }
 
 impl Sources {
@@ -132,7 +134,15 @@ impl Sources {
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .filter(|&i| i < text.len())
             .collect();
-        self.files.insert(path.into(), Source { text, starts });
+        let ascii = text.is_ascii();
+        self.files.insert(
+            path.into(),
+            Source {
+                text,
+                starts,
+                ascii,
+            },
+        );
     }
 
     pub fn len(&self) -> usize {
@@ -143,21 +153,67 @@ impl Sources {
         self.files.is_empty()
     }
 
-    /// Line `pos.line` (1-based) without its line break, as [`str::lines`] would give it.
-    fn line(&self, pos: &Pos) -> Option<&str> {
+    /// Line `pos.line` (1-based) without its line break, as [`str::lines`] would give it,
+    /// and whether it is ASCII.
+    fn line(&self, pos: &Pos) -> Option<(&str, bool)> {
         let src = self.files.get(&pos.path)?;
         let i = pos.line.checked_sub(1)? as usize;
         let start = *src.starts.get(i)?;
         let end = src.starts.get(i + 1).copied().unwrap_or(src.text.len());
         let line = &src.text[start..end];
         let line = line.strip_suffix('\n').unwrap_or(line);
-        Some(line.strip_suffix('\r').unwrap_or(line))
+        Some((line.strip_suffix('\r').unwrap_or(line), src.ascii))
     }
 }
 
-/// Sorts diagnostics by file and position so output is stable whatever order checks ran in.
-pub fn sort(diags: &mut [Diagnostic]) {
-    diags.sort_by(|a, b| (&a.pos, a.severity, &a.message).cmp(&(&b.pos, b.severity, &b.message)));
+/// Sorts diagnostics by file and position so output is stable whatever order checks ran in:
+/// by path, line, column, length, severity, then message.
+pub fn sort(diags: &mut Vec<Diagnostic>) {
+    // A file can have hundreds of thousands of problems: rank each path once and sort small
+    // keys, comparing paths and messages only where everything before them ties.
+    // Problems come in runs per file: compare with the last path, not with every path.
+    let mut paths: Vec<&str> = Vec::new();
+    for d in diags.iter() {
+        if paths.last() != Some(&d.pos.path.as_str()) {
+            paths.push(&d.pos.path);
+        }
+    }
+    paths.sort_unstable();
+    paths.dedup();
+    let mut last: Option<(&str, u128)> = None;
+    // One number per problem: path rank, line, column, length, severity from the high bits
+    // down (30 + 32 + 32 + 32 + 2 bits), and its index to find the message on a tie.
+    let mut keys: Vec<(u128, usize)> = Vec::with_capacity(diags.len());
+    for (i, d) in diags.iter().enumerate() {
+        let p = &d.pos;
+        let rank = match last {
+            Some((path, rank)) if path == p.path => rank,
+            _ => {
+                let rank = paths
+                    .binary_search(&p.path.as_str())
+                    .unwrap_or_else(|at| at);
+                let rank = (rank as u128).min((1 << 30) - 1);
+                last = Some((&p.path, rank));
+                rank
+            }
+        };
+        let severity = d.severity as u128;
+        let key = rank << 98
+            | u128::from(p.line) << 66
+            | u128::from(p.col) << 34
+            | u128::from(p.len) << 2
+            | severity;
+        keys.push((key, i));
+    }
+    // Stable, so the runs already in order (each rule's problems are pushed in order) are
+    // merged rather than sorted again.
+    keys.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| diags[a.1].message.cmp(&diags[b.1].message))
+            .then(a.1.cmp(&b.1))
+    });
+    let mut slots: Vec<Option<Diagnostic>> = diags.drain(..).map(Some).collect();
+    diags.extend(keys.iter().filter_map(|k| slots[k.1].take()));
 }
 
 /// Renders one diagnostic as `path:line:col: severity: message`, the quoted line and a caret.
@@ -257,33 +313,29 @@ fn escape_controls(s: &str) -> String {
 const QUOTE_CHARS: usize = 200;
 
 fn quote(out: &mut String, pos: &Pos, sources: &Sources) {
-    let Some(line) = sources.line(pos) else {
+    let Some((line, ascii)) = sources.line(pos) else {
         return;
     };
     let col = pos.col.max(1) as usize - 1;
-    // The window's first character, and whether text was cut on either side. Finding it
-    // walks at most `col` characters (none for an ASCII line), once per quoted diagnostic.
-    let (skip, before, after) = if line.chars().nth(QUOTE_CHARS).is_none() {
-        (0, false, false)
+    // The window's first character (`skip`) and byte (`from`), and whether text was cut on
+    // either side. Finding it walks at most `col` characters (none in an ASCII file).
+    let (skip, from, before, after) = if line.chars().nth(QUOTE_CHARS).is_none() {
+        (0, 0, false, false)
     } else {
         let skip = col.saturating_sub(QUOTE_CHARS / 3);
-        let from = if line.is_ascii() {
+        let from = if ascii {
             skip.min(line.len())
         } else {
             line.char_indices().nth(skip).map_or(line.len(), |(i, _)| i)
         };
-        (
-            skip,
-            skip > 0,
-            line[from..].chars().nth(QUOTE_CHARS).is_some(),
-        )
+        let after = line[from..].chars().nth(QUOTE_CHARS).is_some();
+        (skip, from, skip > 0, after)
     };
     // Tabs would shift the caret; show them as one space each, as the column counts them.
     // Other control characters (the parser refuses them, so they get quoted) become one
     // replacement character each, so they cannot drive the terminal or shift the caret.
-    let window: Vec<char> = line
+    let window: Vec<char> = line[from..]
         .chars()
-        .skip(skip)
         .take(QUOTE_CHARS)
         .map(|c| match c {
             '\t' => ' ',
@@ -413,7 +465,10 @@ mod tests {
     fn lines_are_found_by_index_as_str_lines_counts_them() {
         let mut s = Sources::default();
         s.insert("c.yaml", Arc::from("a: 1\r\nb: 2\n\nc: 3"));
-        let line = |n| s.line(&Pos::new("c.yaml", n, 1, 1)).map(str::to_string);
+        let line = |n| {
+            s.line(&Pos::new("c.yaml", n, 1, 1))
+                .map(|l| l.0.to_string())
+        };
         let want: Vec<Option<String>> = "a: 1\r\nb: 2\n\nc: 3"
             .lines()
             .map(|l| Some(l.to_string()))

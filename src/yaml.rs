@@ -27,8 +27,16 @@ fn options() -> Options {
             max_nodes: 500_000,
             max_total_scalar_bytes: 4 * 1024 * 1024,
         },
+        // A rule's values are read without a type in mind (see `rules::raw`), so an alias
+        // is expanded where it is used: this bounds the expansion, not only the alias count.
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 100_000,
+        },
         with_snippet: false,
         strict_booleans: true,
+        // `.inf` and `.nan` reach sgops as text (and are refused where a number is wanted)
+        // instead of ending the parse of the whole file.
+        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::AsString,
     }
 }
 
@@ -148,6 +156,18 @@ pub fn read_source(path: &Path, display: &str, links: Links) -> Result<Arc<str>,
 
 /// Parses one YAML document into `T`. An empty document is reported as such, not as a type error.
 pub fn parse<T: DeserializeOwned>(display: &str, text: &str) -> Result<T, Diagnostic> {
+    refuse_empty(display, text)?;
+    serde_saphyr::from_str_with_options::<T>(text, options())
+        .map_err(|e| parser_error(display, text, &e))
+}
+
+/// Parses a rule file into its typeless tree (see `rules::raw`), as [`parse`] does.
+pub fn parse_rule_file(display: &str, text: &str) -> Result<sgops_yaml_tree::RawFile, Diagnostic> {
+    refuse_empty(display, text)?;
+    sgops_yaml_tree::parse_rule_file(text, options()).map_err(|e| parser_error(display, text, &e))
+}
+
+fn refuse_empty(display: &str, text: &str) -> Result<(), Diagnostic> {
     if text.trim().is_empty()
         || text
             .lines()
@@ -158,13 +178,27 @@ pub fn parse<T: DeserializeOwned>(display: &str, text: &str) -> Result<T, Diagno
             "file is empty: a rule file needs `security_group` and `rules`",
         ));
     }
-    serde_saphyr::from_str_with_options::<T>(text, options()).map_err(|e| {
+    Ok(())
+}
+
+/// A parser error as a diagnostic at its place, in the words of [`Messages`].
+fn parser_error(display: &str, text: &str, e: &serde_saphyr::Error) -> Diagnostic {
+    {
         let e = e.without_snippet();
         let pos = e
             .location()
             .map(|l| loc_pos(display, &l))
             .unwrap_or_else(|| Pos::file(display));
-        let message = clean_message(&e.render_with_formatter(&Messages));
+        // The message of the error itself, without the wrappers that add alias places.
+        let mut inner = e;
+        while let serde_saphyr::Error::AliasError { error, .. }
+        | serde_saphyr::Error::WithSnippet { error, .. } = inner
+        {
+            inner = error;
+        }
+        let message = clean_message(&serde_saphyr::MessageFormatter::format_message(
+            &Messages, inner,
+        ));
         if is_tab_error(&message)
             && let Some((line, col)) = first_tab_indent(text, pos.line)
         {
@@ -174,7 +208,7 @@ pub fn parse<T: DeserializeOwned>(display: &str, text: &str) -> Result<T, Diagno
             );
         }
         Diagnostic::error(pos, message)
-    })
+    }
 }
 
 /// Parser messages in the words of a rule-file author: the crate's user-facing texts, except
@@ -200,6 +234,12 @@ impl serde_saphyr::MessageFormatter for Messages {
                     format!("file too large or too complex for a rule file ({other:?}): split it")
                 }
             }),
+            E::AliasReplayLimitExceeded { .. }
+            | E::AliasReplayCounterOverflow { .. }
+            | E::AliasExpansionLimitExceeded { .. }
+            | E::AliasReplayStackDepthExceeded { .. } => Cow::Borrowed(
+                "aliases (`*name`) repeat too much: they expand to over 100000 values in all; write the values out",
+            ),
             E::MultipleDocuments { .. } => Cow::Borrowed(
                 "more than one YAML document (`---`): put each document in a file of its own",
             ),

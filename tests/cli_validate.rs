@@ -928,6 +928,7 @@ fn snapshot_rule_fields() {
                 "expires-bad-date.yaml",
                 "expired-is-a-warning.yaml",
                 "unknown-key.yaml",
+                "rules-each-on-its-own.yaml",
                 "number-leading-zero.yaml",
                 "security-group-bad-id.yaml",
                 "security-group-name-without-vpc.yaml",

@@ -11,7 +11,7 @@ use jiff::civil::Date;
 use serde_saphyr::Spanned;
 
 use super::check::{self, check_aws_tag, check_description, is_valid_region, is_valid_rule_id};
-use super::raw::{RawFile, RawGroupRef, RawPorts, RawRule, Scalar};
+use super::raw::{self, Node, RawFile, RawGroupRef, RawPorts, RawRule, Reader, Scalar, Value};
 use super::{Desired, DesiredRule, Direction, GroupRef, Peer, Ports, Protocol, RuleFile, RuleSpec};
 use crate::config::{Config, RULE_TAG};
 use crate::diag::{Diagnostic, Pos, Severity, Sources};
@@ -202,7 +202,8 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, std::path::PathBuf
 }
 
 /// Parses one rule file's text. `None` when its structure is unusable; field problems
-/// are pushed to `diags` and the rest of the file is still checked.
+/// are pushed to `diags` and the rest of the file is still checked: every rule on its own,
+/// whatever is wrong with the group or with the other rules.
 pub fn parse_file(
     path: &str,
     text: &str,
@@ -211,34 +212,64 @@ pub fn parse_file(
     opts: &LoadOptions<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<RuleFile> {
-    let raw: RawFile = match yaml::parse(path, text) {
+    let raw: RawFile = match yaml::parse_rule_file(path, text) {
         Ok(r) => r,
         Err(d) => {
             diags.push(d);
             return None;
         }
     };
-    let Some(group) = raw.security_group else {
-        diags.push(Diagnostic::error(
-            Pos::file(path),
-            "missing `security_group`: the id (sg-…) or { name, vpc } of the group these rules belong to",
-        ));
-        return None;
+    let reader = Reader { path, text };
+    let misspelt = raw::unknown_file_keys(&reader, &raw, diags);
+    let missing = |key: &str, message: &str, diags: &mut Vec<Diagnostic>| {
+        if !misspelt.contains(&key) {
+            diags.push(Diagnostic::error(Pos::file(path), message));
+        }
     };
-    let group_pos = yaml::pos(path, &group);
-    let group = convert_group(path, group, diags)?;
-    let Some(rules) = raw.rules else {
-        diags.push(Diagnostic::error(
-            Pos::file(path),
-            "missing `rules`: a list of rules (an empty list `[]` removes every managed rule)",
-        ));
-        return None;
+    let group = match raw.security_group {
+        Some(g) if g.value != Value::Null => reader.group(g, diags).and_then(|g| {
+            let group_pos = yaml::pos(path, &g);
+            convert_group(path, g, diags).map(|g| (g, group_pos))
+        }),
+        _ => {
+            missing(
+                "security_group",
+                "missing `security_group`: the id (sg-…) or { name, vpc } of the group these rules belong to",
+                diags,
+            );
+            None
+        }
     };
-    let rules = rules
-        .value
-        .into_iter()
-        .filter_map(|r| convert_rule(path, r, opts, diags))
-        .collect();
+    let rules = match raw.rules {
+        Some(Spanned {
+            value: Value::Seq(items),
+            ..
+        }) => Some(
+            items
+                .into_iter()
+                .filter_map(|r| convert_rule(&reader, r, opts, diags))
+                .collect(),
+        ),
+        Some(n) if n.value != Value::Null => {
+            diags.push(reader.error(
+                &n,
+                format!(
+                    "`rules` must be a list (`- id: …` lines or `[ … ]`), not {}",
+                    n.value.kind()
+                ),
+            ));
+            None
+        }
+        _ => {
+            missing(
+                "rules",
+                "missing `rules`: a list of rules (an empty list `[]` removes every managed rule)",
+                diags,
+            );
+            None
+        }
+    };
+    let ((group, group_pos), rules) = (group?, rules?);
     Some(RuleFile {
         path: path.to_string(),
         account: account.to_string(),
@@ -320,16 +351,23 @@ fn convert_group(
 /// Checks one rule; returns it when every field is usable. Guardrails and warnings do not
 /// stop the rule from loading.
 fn convert_rule(
-    path: &str,
-    r: Spanned<RawRule>,
+    reader: &Reader<'_>,
+    node: Node,
     opts: &LoadOptions<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<DesiredRule> {
     // The rule's own problems go to a list of their own, so that deciding whether this rule
     // failed costs its own errors, not every error of the run so far.
     let mut own = Vec::new();
-    let rule = check_rule(path, r, opts, &mut own);
+    let rule = reader
+        .rule(node, &mut own)
+        .and_then(|r| check_rule(reader.path, r, opts, &mut own));
     let failed = own.iter().any(|d| d.severity == Severity::Error);
+    // In the order of `diag::sort`, so a file's problems arrive as one sorted run.
+    own.sort_by(|a, b| {
+        let key = |d: &Diagnostic| (d.pos.line, d.pos.col, d.pos.len, d.severity);
+        key(a).cmp(&key(b)).then_with(|| a.message.cmp(&b.message))
+    });
     diags.append(&mut own);
     rule.filter(|_| !failed)
 }
@@ -348,6 +386,7 @@ fn check_rule(
     };
 
     let id = match &r.id {
+        None if r.has("id") => None,
         None => {
             err(
                 diags,
@@ -372,6 +411,7 @@ fn check_rule(
     let name = id.as_deref().unwrap_or("this rule");
 
     let direction = match &r.direction {
+        None if r.has("direction") => None,
         None => {
             err(
                 diags,
@@ -395,6 +435,7 @@ fn check_rule(
     };
 
     let protocol = match &r.protocol {
+        None if r.has("protocol") => None,
         None => {
             err(
                 diags,
@@ -425,7 +466,10 @@ fn check_rule(
         }
     };
 
-    let ports = protocol.and_then(|proto| convert_ports(path, proto, r.ports.as_ref(), diags));
+    // Ports written but refused are not "absent" (which would mean every port).
+    let ports = protocol
+        .filter(|_| r.ports.is_some() || !r.has("ports"))
+        .and_then(|proto| convert_ports(path, proto, r.ports.as_ref(), diags));
     let peer = convert_peer(path, &r, &at, name, diags);
 
     let description = r
@@ -440,6 +484,7 @@ fn check_rule(
         });
 
     let ticket = match &r.ticket {
+        None if r.has("ticket") => None,
         None => {
             err(
                 diags,
@@ -451,7 +496,7 @@ fn check_rule(
             None
         }
         Some(t) => {
-            let s = t.value.to_string();
+            let s = t.value.clone();
             if s.trim().is_empty() || s.len() > 128 || s.chars().any(char::is_control) {
                 err(
                     diags,
@@ -503,29 +548,27 @@ fn check_rule(
     }
 
     let mut tags = BTreeMap::new();
-    if let Some(t) = &r.tags {
-        let p = yaml::pos(path, t);
-        for (k, v) in &t.value {
-            let v = v.to_string();
-            if k == RULE_TAG {
-                err(
-                    diags,
-                    p.clone(),
-                    format!("tag `{RULE_TAG}` is set by sgops to the rule id: remove it"),
-                );
-            } else if let Err(m) = check_aws_tag(k, &v) {
-                err(diags, p.clone(), m);
-            } else if let Some(fixed) = opts.config.rule_tags.get(k).filter(|f| **f != v) {
-                err(
-                    diags,
-                    p.clone(),
-                    format!(
-                        "tag `{k}` is set to `{fixed}` for every rule by rule_tags in sgops.yaml: remove it here"
-                    ),
-                );
-            } else {
-                tags.insert(k.clone(), v);
-            }
+    for (k, v) in r.tags.iter().flat_map(|t| &t.value) {
+        let p = yaml::pos(path, k);
+        let (k, v) = (&k.value, &v.value);
+        if k == RULE_TAG {
+            err(
+                diags,
+                p,
+                format!("tag `{RULE_TAG}` is set by sgops to the rule id: remove it"),
+            );
+        } else if let Err(m) = check_aws_tag(k, v) {
+            err(diags, p, m);
+        } else if let Some(fixed) = opts.config.rule_tags.get(k).filter(|f| *f != v) {
+            err(
+                diags,
+                p,
+                format!(
+                    "tag `{k}` is set to `{fixed}` for every rule by rule_tags in sgops.yaml: remove it here"
+                ),
+            );
+        } else {
+            tags.insert(k.clone(), v.clone());
         }
     }
 
@@ -673,15 +716,20 @@ fn convert_peer(
     name: &str,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Peer> {
-    let given: Vec<(&str, &Spanned<String>)> = [
+    let peers = [
         ("cidr", &r.cidr),
         ("cidr_ipv6", &r.cidr_ipv6),
         ("prefix_list", &r.prefix_list),
         ("security_group", &r.security_group),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-    .collect();
+    ];
+    // A peer written with a refused value (a list, say) has its diagnostic already.
+    if peers.iter().any(|(k, v)| v.is_none() && r.has(k)) {
+        return None;
+    }
+    let given: Vec<(&str, &Spanned<String>)> = peers
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+        .collect();
     match given.as_slice() {
         [] => {
             diags.push(Diagnostic::error(
@@ -895,14 +943,18 @@ mod tests {
 
     #[test]
     fn leading_zero_numbers_are_refused_not_changed() {
-        // YAML reads these as decimals; `012345` would otherwise become ticket 12345.
-        for body in [
-            "    protocol: 06\n    cidr: 10.0.0.0/8\n",
-            "    protocol: tcp\n    ports: 0443\n    cidr: 10.0.0.0/8\n",
+        // YAML reads these as other numbers; `012345` would otherwise become ticket 12345.
+        for (body, want) in [
+            (
+                "    protocol: 06\n    cidr: 10.0.0.0/8\n",
+                "protocol `06` has a leading zero: write 6",
+            ),
+            (
+                "    protocol: tcp\n    ports: 0443\n    cidr: 10.0.0.0/8\n",
+                "port `0443` has a leading zero: write 443",
+            ),
         ] {
-            let e = errors_of(body);
-            assert_eq!(e.len(), 1, "{e:?}");
-            assert!(e[0].starts_with("this number reads as a decimal"), "{e:?}");
+            assert_eq!(errors_of(body), [want]);
         }
         let (_, d) = run(
             "security_group: sg-0a1b2c3d4e5f67890\nrules:\n  - id: r1\n    direction: ingress\n    protocol: tcp\n    cidr: 10.0.0.0/8\n    ticket: 012345\n",
