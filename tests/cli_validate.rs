@@ -1004,6 +1004,7 @@ fn snapshot_layout_and_configuration() {
                 "config-unquoted-account-id",
                 "config-unknown-key",
                 "config-several-problems",
+                "config-and-rule-problems",
                 "many-errors-across-files",
             ]
         )
