@@ -23,8 +23,10 @@ pub struct LoadOptions<'a> {
     pub today: Date,
 }
 
-/// Loads every rule file under `dir`. Files with errors are left out of the returned
-/// [`Desired`]; their problems are in the diagnostics, with warnings and guardrails.
+/// Loads every rule file under `dir`. Rules with errors, and files whose group or rule list
+/// is unusable, are left out of the returned [`Desired`]; their problems are in the
+/// diagnostics, with warnings and guardrails. The returned state is fit to plan only when no
+/// diagnostic is an error.
 pub fn load_tree(
     dir: &Path,
     opts: &LoadOptions<'_>,
@@ -118,7 +120,6 @@ pub fn load_tree(
                     ));
                     continue;
                 }
-                let before = diags.len();
                 let text = match yaml::read_source(&file_path, &display, yaml::Links::Refuse) {
                     Ok(t) => t,
                     Err(d) => {
@@ -127,13 +128,11 @@ pub fn load_tree(
                     }
                 };
                 sources.insert(display.clone(), text.clone());
-                let file = parse_file(&display, &text, &account, &region, opts, &mut diags);
-                let failed = diags[before..]
-                    .iter()
-                    .any(|d| d.severity == Severity::Error);
-                if let (Some(f), false) = (file, failed) {
-                    files.push(f);
-                }
+                // A file with problems still brings the rules that loaded, so a duplicate of
+                // one of them elsewhere is reported in this run, not the next.
+                files.extend(parse_file(
+                    &display, &text, &account, &region, opts, &mut diags,
+                ));
             }
         }
     }
