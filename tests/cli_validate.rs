@@ -947,6 +947,7 @@ fn snapshot_guardrails() {
                 "expires-too-far.yaml",
                 "world-open-ssh-range.yaml",
                 "world-open-protocol-all.yaml",
+                "world-open-beside-other-errors.yaml",
             ],
             &[]
         )

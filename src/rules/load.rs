@@ -571,6 +571,26 @@ fn check_rule(
         }
     }
 
+    // The guardrail needs only what the rule opens: it is checked whatever else is wrong
+    // with the rule (a bad description must not hide world-open SSH).
+    if let (Some(direction), Some(protocol), Some(ports), Some(peer)) =
+        (direction, protocol, ports, &peer)
+    {
+        let opens = RuleSpec {
+            direction,
+            protocol,
+            ports,
+            peer: peer.clone(),
+            description: None,
+        };
+        check::world_open(
+            &opens,
+            &at,
+            &opts.config.guardrails.world_open_denied_ports,
+            diags,
+        );
+    }
+
     let failed = diags.iter().any(|d| d.severity == Severity::Error);
     let (Some(id), Some(direction), Some(protocol), Some(ports), Some(peer), Some(ticket), false) =
         (id, direction, protocol, ports, peer, ticket, failed)
@@ -584,12 +604,6 @@ fn check_rule(
         peer,
         description,
     };
-    check::world_open(
-        &spec,
-        &at,
-        &opts.config.guardrails.world_open_denied_ports,
-        diags,
-    );
     Some(DesiredRule {
         id,
         spec,
