@@ -368,17 +368,23 @@ fn quote(out: &mut String, pos: &Pos, sources: &Sources) {
 }
 
 /// A GitHub Actions workflow command that shows the diagnostic inline on the pull request.
+/// An annotation has one place, so the related places (the first of two duplicates) are
+/// named in its text: the reviewer sees both without opening the log.
 pub fn github_annotation(diag: &Diagnostic) -> String {
     let kind = match diag.severity {
         Severity::Error | Severity::Guardrail => "error",
         Severity::Warning => "warning",
     };
+    let mut message = diag.message.clone();
+    for (pos, note) in &diag.related {
+        let _ = write!(message, "; {note}: {pos}");
+    }
     format!(
         "::{kind} file={},line={},col={}::{}",
         escape_property(&diag.pos.path),
         diag.pos.line,
         diag.pos.col,
-        escape_data(&diag.message)
+        escape_data(&message)
     )
 }
 
@@ -538,6 +544,16 @@ mod tests {
             "::error file=a.yaml,line=1,col=1::… and 5 more problems in this file, not shown: fix those above and run validate again"
         );
         assert!(lines[0].starts_with("::warning file=a.yaml,line=1,"));
+    }
+
+    #[test]
+    fn annotation_names_the_related_places() {
+        let d = Diagnostic::error(Pos::new("b.yaml", 3, 5, 1), "rule id `web` is used twice")
+            .with_related(Pos::new("a.yaml", 7, 5, 1), "first used here");
+        assert_eq!(
+            github_annotation(&d),
+            "::error file=b.yaml,line=3,col=5::rule id `web` is used twice; first used here: a.yaml:7:5"
+        );
     }
 
     #[test]

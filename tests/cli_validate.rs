@@ -832,6 +832,22 @@ fn github_actions_gets_one_annotation_per_diagnostic_on_stdout() {
 }
 
 #[test]
+fn a_duplicate_annotation_names_the_first_place_too() {
+    let run = Repo::corpus_repo("duplicate-id-across-files")
+        .run(&["validate"], &[("GITHUB_ACTIONS", "true")]);
+    run.assert_code(1);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "::error file=rules/itx-016/us-east-1/b-web-more.yaml,line=3,col=5::rule id `web` is used twice for security group sg-0a1b2c3d4e5f67890: ids must be unique within a group; first used here: rules/itx-016/us-east-1/a-web.yaml:3:5"
+        ],
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn annotations_keep_a_newline_in_a_value_on_one_line() {
     let run = Repo::with_corpus_file("control-characters.yaml")
         .run(&["validate"], &[("GITHUB_ACTIONS", "true")]);
