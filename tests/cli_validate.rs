@@ -924,6 +924,7 @@ fn snapshot_ports_and_protocols() {
                 "icmp-type-with-tcp.yaml",
                 "icmp-bad-type.yaml",
                 "protocol-unknown.yaml",
+                "numbers-in-other-notations.yaml",
             ],
             &[]
         )

@@ -709,9 +709,23 @@ pub(crate) fn parse_port_range(s: &Scalar) -> Result<(u16, u16), String> {
                 Some((a, b)) => (a.trim(), b.trim()),
                 None => (t, t),
             };
-            let a: i64 = a.parse().map_err(|_| bad())?;
-            let b: i64 = b.parse().map_err(|_| bad())?;
-            let (a, b) = (one(a)?, one(b)?);
+            // Plain decimal digits only: `+22` or `0x16` is not a port, and `022` would be
+            // octal 18 to some readers.
+            let number = |p: &str| -> Result<u16, String> {
+                if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad());
+                }
+                let digits = p.trim_start_matches('0');
+                if digits.len() != p.len() && p != "0" {
+                    let v = if digits.is_empty() { "0" } else { digits };
+                    return Err(format!("port `{p}` has a leading zero: write {v}"));
+                }
+                match p.parse::<i64>() {
+                    Ok(v) => one(v),
+                    Err(_) => Err(format!("port {p} is outside 0-65535")),
+                }
+            };
+            let (a, b) = (number(a)?, number(b)?);
             if a > b {
                 return Err(format!(
                     "port range `{text}` runs backwards: write \"{b}-{a}\""
@@ -780,6 +794,11 @@ fn convert_peer(
 pub(crate) fn peer_from(key: &str, v: &str) -> Result<Peer, String> {
     match key {
         "cidr" => {
+            if let Some(fixed) = without_leading_zeros(v) {
+                return Err(format!(
+                    "`{v}` has a number with a leading zero, which other tools read as octal (`010` as 8): write {fixed}"
+                ));
+            }
             if v.parse::<Ipv6Net>().is_ok() || v.parse::<std::net::Ipv6Addr>().is_ok() {
                 return Err(format!(
                     "`{v}` is an IPv6 network: put it under `cidr_ipv6`"
@@ -838,6 +857,32 @@ pub(crate) fn peer_from(key: &str, v: &str) -> Result<Peer, String> {
             }
         }
     }
+}
+
+/// `v` with the leading zeros of its decimal numbers dropped (`010.0.0.0/08` →
+/// `10.0.0.0/8`), when it looks like a dotted IPv4 address or CIDR that has any.
+fn without_leading_zeros(v: &str) -> Option<String> {
+    let (addr, prefix) = match v.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (v, None),
+    };
+    let numbers: Vec<&str> = addr.split('.').chain(prefix).collect();
+    let decimal = |n: &&str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    if addr.split('.').count() != 4 || !numbers.iter().all(decimal) {
+        return None;
+    }
+    if !numbers.iter().any(|n| n.len() > 1 && n.starts_with('0')) {
+        return None;
+    }
+    let strip = |n: &str| -> String {
+        let t = n.trim_start_matches('0');
+        if t.is_empty() { "0" } else { t }.to_string()
+    };
+    let addr: Vec<String> = addr.split('.').map(strip).collect();
+    Some(match prefix {
+        Some(p) => format!("{}/{}", addr.join("."), strip(p)),
+        None => addr.join("."),
+    })
 }
 
 fn host_bits(written: &str, net: &IpNet) -> String {
@@ -975,6 +1020,88 @@ mod tests {
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(d[0].message.contains("write the value in quotes"), "{d:?}");
         assert_eq!(d[0].pos.line, 7);
+    }
+
+    #[test]
+    fn numbers_are_named_as_written_and_other_notations_refused() {
+        let port = |p: &str| {
+            errors_of(&format!(
+                "    protocol: tcp\n    ports: {p}\n    cidr: 10.0.0.0/8\n"
+            ))
+        };
+        assert_eq!(port("0x16"), ["port `0x16` is hexadecimal: write 22"]);
+        assert_eq!(port("0o26"), ["port `0o26` is octal: write 22"]);
+        assert_eq!(port("0b10110"), ["port `0b10110` is binary: write 22"]);
+        assert_eq!(
+            port("2_2"),
+            ["port `2_2` has digit separators (`_`): write 22"]
+        );
+        assert_eq!(port("+22"), ["port `+22` has a plus sign: write 22"]);
+        assert_eq!(
+            port("2.2e1"),
+            ["port `2.2e1` is in exponent notation: write 22"]
+        );
+        assert_eq!(
+            port("22.5"),
+            ["port `22.5` has a decimal point: a port must be a whole number (0-65535)"]
+        );
+        assert_eq!(
+            port("99999999999999999999"),
+            ["port 99999999999999999999 is outside 0-65535"]
+        );
+        assert_eq!(port("\"022\""), ["port `022` has a leading zero: write 22"]);
+        assert_eq!(
+            port("\"20-0x30\""),
+            ["ports `20-0x30` must be a port (443) or a range (\"8000-8100\") within 0-65535"]
+        );
+        assert_eq!(port("\" 20 - 30 \""), Vec::<String>::new());
+        let ticket = |t: &str| errors_of_ticket(t);
+        assert_eq!(
+            ticket("1e3"),
+            [
+                "`1e3` is in exponent notation, so YAML reads it as the number 1000: write the value in quotes (\"1e3\") to keep it as written"
+            ]
+        );
+        assert_eq!(
+            ticket("99999999999999999999"),
+            [
+                "`99999999999999999999` is too large a number for YAML to keep exactly: write the value in quotes (\"99999999999999999999\")"
+            ]
+        );
+        assert_eq!(
+            ticket("1.50"),
+            [
+                "`1.50` has a decimal point, so YAML reads it as the number 1.5: write the value in quotes (\"1.50\") to keep it as written"
+            ]
+        );
+        assert_eq!(ticket("12345"), Vec::<String>::new());
+        assert_eq!(
+            errors_of("    protocol: 0x6\n    cidr: 10.0.0.0/8\n"),
+            ["protocol `0x6` is hexadecimal: write 6"]
+        );
+    }
+
+    fn errors_of_ticket(ticket: &str) -> Vec<String> {
+        let (_, d) = run(&format!(
+            "security_group: sg-0a1b2c3d4e5f67890\nrules:\n  - id: r1\n    direction: ingress\n    protocol: tcp\n    cidr: 10.0.0.0/8\n    ticket: {ticket}\n"
+        ));
+        d.into_iter().map(|d| d.message).collect()
+    }
+
+    #[test]
+    fn ipv4_numbers_with_leading_zeros_are_refused() {
+        assert_eq!(
+            errors_of("    protocol: tcp\n    cidr: 010.000.000.000/8\n"),
+            [
+                "`010.000.000.000/8` has a number with a leading zero, which other tools read as octal (`010` as 8): write 10.0.0.0/8"
+            ]
+        );
+        assert!(
+            errors_of("    protocol: tcp\n    cidr: 10.0.0.1/08\n")[0]
+                .ends_with("write 10.0.0.1/8")
+        );
+        assert!(errors_of("    protocol: tcp\n    cidr: 10.0.0.0/8\n").is_empty());
+        assert!(errors_of("    protocol: tcp\n    ports: 443\n    cidr: 0.0.0.0/0\n").is_empty());
     }
 
     #[test]
