@@ -1105,6 +1105,22 @@ mod tests {
     }
 
     #[test]
+    fn empty_ports_do_not_mean_every_port() {
+        let (f, d) = run(&rule(
+            "    protocol: tcp\n    ports:\n    cidr: 0.0.0.0/0\n",
+        ));
+        assert!(f.is_some_and(|f| f.rules.is_empty()));
+        let d: Vec<(u32, &str)> = d.iter().map(|d| (d.pos.line, d.message.as_str())).collect();
+        assert_eq!(
+            d,
+            [(
+                7,
+                "`ports` is empty: write a port (443) or a range (\"8000-8100\"), or remove `ports` to mean every port"
+            )]
+        );
+    }
+
+    #[test]
     fn exactly_one_peer() {
         assert!(errors_of("    protocol: tcp\n")[0].contains("exactly one peer"));
         assert!(

@@ -389,11 +389,12 @@ impl<'a> Reader<'a> {
                 r.given.extend(closest(&key.value, RULE_KEYS));
                 continue;
             };
-            if v.value != Value::Null {
+            let refused = self
+                .field(&mut r, name, v)
+                .map_err(|d| diags.push(d))
+                .is_err();
+            if refused || v.value != Value::Null {
                 r.given.insert(name);
-            }
-            if let Err(d) = self.field(&mut r, name, v) {
-                diags.push(d);
             }
         }
         Some(spanned(&n, r))
@@ -454,7 +455,13 @@ impl<'a> Reader<'a> {
             range: "0-65535",
         };
         let ports = match &n.value {
-            Value::Null => return Ok(None),
+            // Not "absent": an empty `ports:` left to fill in later must not open every port.
+            Value::Null => {
+                return Err(self.error(
+                    n,
+                    "`ports` is empty: write a port (443) or a range (\"8000-8100\"), or remove `ports` to mean every port".into(),
+                ));
+            }
             Value::Str(s) => RawPorts::Scalar(Scalar::Str(s.clone())),
             Value::Int(_) | Value::Uint(_) | Value::Float(_) => match self.whole(&port, n) {
                 Ok(i) => RawPorts::Scalar(Scalar::Int(i)),
