@@ -1051,6 +1051,99 @@ fn schema_output_is_the_committed_schema() {
     );
 }
 
+/// The committed schema, compiled by a JSON Schema validator as editors would use it (ECMA-262
+/// patterns, draft 2020-12, `format` asserted).
+fn compiled_schema() -> (boon::Schemas, boon::SchemaIndex) {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/rule-file.json"),
+    )
+    .expect("schema/rule-file.json");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    let url = "https://sgops.dev/schema/rule-file.json";
+    compiler.add_resource(url, schema).expect("add schema");
+    let index = compiler
+        .compile(url, &mut schemas)
+        .unwrap_or_else(|e| panic!("the schema does not compile: {e:#}"));
+    (schemas, index)
+}
+
+/// A YAML rule file as the JSON an editor's schema check sees.
+fn as_json(yaml: &str) -> serde_json::Value {
+    serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"))
+}
+
+#[test]
+fn the_schema_accepts_the_example_rule_files_and_what_validate_accepts() {
+    let (schemas, schema) = compiled_schema();
+    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")];
+    let mut files = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read rules/") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                let yaml = std::fs::read_to_string(&path).expect("rule file");
+                if let Err(e) = schemas.validate(&as_json(&yaml), schema) {
+                    panic!("{}: {e:#}", path.display());
+                }
+                files += 1;
+            }
+        }
+    }
+    assert!(files >= 2, "example rule files found: {files}");
+
+    // Each of these passes `validate` (checked here too) and must pass the schema.
+    let rule = |extra: &str| {
+        format!(
+            "security_group: sg-0a1b2c3d4e5f67890\nrules:\n  - direction: ingress\n    cidr: 203.0.113.0/24\n    ticket: CHG-1\n{extra}"
+        )
+    };
+    let accepted = [
+        "    id: web\n    protocol: TCP\n    ports: \" 8000 - 8100 \"\n",
+        "    id: web\n    protocol: \"-1\"\n",
+        "    id: web\n    protocol: \"17\"\n    description:\n",
+        "    id: web\n    protocol: -1\n    tags: { Team: x, n: 12 }\n",
+        "    id: 12\n    protocol: tcp\n    ports: 65535\n",
+        "    id: web\n    protocol: icmp\n    ports: { type: 8, code: -1 }\n    expires: 2027-06-30\n",
+    ];
+    for extra in accepted {
+        let yaml = rule(extra);
+        let repo = Repo::base();
+        repo.write(&format!("{FILE_DIR}/r.yaml"), &yaml);
+        let run = repo.validate();
+        assert_eq!(
+            run.code,
+            Some(0),
+            "validate refuses:\n{yaml}\n{}",
+            run.stderr
+        );
+        if let Err(e) = schemas.validate(&as_json(&yaml), schema) {
+            panic!("the schema refuses what validate accepts:\n{yaml}\n{e:#}");
+        }
+    }
+    // And the schema still refuses what validate refuses.
+    let refused = [
+        "    id: web\n    protocol: tcp\n    cidrr: 10.0.0.0/8\n",
+        "    id: web\n    protocol: \"06\"\n",
+        "    id: web\n    protocol: tcp\n    ports: \"022\"\n",
+        "    id: web\n    protocol: tcp\n    ports: \"70000\"\n",
+        "    id: web\n    protocol: tcp\n    tags: { \"AWS:x\": y }\n",
+        "    id: Web\n    protocol: tcp\n",
+        "    id: web\n    protocol: tcp\n    expires: 2027-13-01\n",
+    ];
+    for extra in refused {
+        let yaml = rule(extra);
+        assert!(
+            schemas.validate(&as_json(&yaml), schema).is_err(),
+            "the schema accepts:\n{yaml}"
+        );
+    }
+}
+
 #[test]
 fn completions_are_printed_for_each_shell() {
     for shell in ["bash", "zsh", "fish"] {
