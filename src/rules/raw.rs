@@ -529,7 +529,7 @@ impl<'a> Reader<'a> {
                         ),
                     ));
                 }
-                _ => self.exact_text(&format!("tag `{}`", key.value), v)?,
+                _ => self.exact_text(&format!("tags.{}", key.value), v)?,
             };
             tags.extend(value.map(|value| (key, value)));
         }
