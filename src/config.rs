@@ -147,10 +147,14 @@ struct RawQuotas {
 }
 
 /// An account entry: `"111111111111"` or `{ id: "…", role_name: …, regions: […] }`.
+#[derive(Default)]
 struct RawAccount {
     id: Option<String>,
     role_name: Option<String>,
     regions: Option<Vec<String>>,
+    /// What is wrong with an id written as a number. The entry is kept (with the id it
+    /// probably meant), so the account's rule folder is still known and its files checked.
+    problem: Option<String>,
 }
 
 impl<'de> Deserialize<'de> for RawAccount {
@@ -166,33 +170,36 @@ impl<'de> Deserialize<'de> for RawAccount {
                     id: Some(v.to_string()),
                     role_name: None,
                     regions: None,
+                    problem: None,
                 })
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawAccount, E> {
-                Err(E::custom(format!(
-                    "account id {v} must be quoted (\"{v:012}\"): unquoted numbers lose leading zeros"
-                )))
+                Ok(RawAccount {
+                    id: Some(format!("{v:012}")),
+                    problem: Some(format!(
+                        "account id {v} must be quoted (\"{v:012}\"): unquoted numbers lose leading zeros"
+                    )),
+                    ..RawAccount::default()
+                })
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<RawAccount, E> {
                 // YAML reads `011111111111` (a leading zero) as a decimal number, not an integer.
                 if v.fract() == 0.0 && (0.0..1e12).contains(&v) {
                     return self.visit_u64(v as u64);
                 }
-                Err(E::custom(format!(
-                    "account id {v} must be a quoted 12-digit string"
-                )))
+                Ok(RawAccount {
+                    problem: Some(format!("account id {v} must be a quoted 12-digit string")),
+                    ..RawAccount::default()
+                })
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<RawAccount, E> {
-                Err(E::custom(format!(
-                    "account id {v} must be a quoted 12-digit string"
-                )))
+                Ok(RawAccount {
+                    problem: Some(format!("account id {v} must be a quoted 12-digit string")),
+                    ..RawAccount::default()
+                })
             }
             fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<RawAccount, A::Error> {
-                let mut out = RawAccount {
-                    id: None,
-                    role_name: None,
-                    regions: None,
-                };
+                let mut out = RawAccount::default();
                 while let Some(k) = m.next_key::<String>()? {
                     match k.as_str() {
                         "id" => out.id = Some(m.next_value::<String>()?),
@@ -215,28 +222,54 @@ impl<'de> Deserialize<'de> for RawAccount {
 
 /// Loads and validates `sgops.yaml`. The text is added to `sources` for diagnostics.
 pub fn load(path: &Path, sources: &mut Sources) -> Result<Config, Vec<Diagnostic>> {
+    match load_partial(path, sources) {
+        (Some(cfg), diags) if diags.is_empty() => Ok(cfg),
+        (_, diags) => Err(diags),
+    }
+}
+
+/// Loads `sgops.yaml` as far as it can be used, with every problem found: the configuration
+/// comes back whenever the file parses and names its `accounts`, even with problems (a
+/// refused value keeps its default), so that `validate` can still check the rule files.
+pub fn load_partial(path: &Path, sources: &mut Sources) -> (Option<Config>, Vec<Diagnostic>) {
     let display = path.display().to_string();
     if !path.exists() {
-        return Err(vec![Diagnostic::error(
+        let d = Diagnostic::error(
             Pos::file(&display),
             format!(
                 "configuration file not found: create {display} (see README) or pass --config FILE"
             ),
-        )]);
+        );
+        return (None, vec![d]);
     }
-    let text = yaml::read_source(path, &display).map_err(|d| vec![d])?;
+    let text = match yaml::read_source(path, &display, yaml::Links::WithinFolder) {
+        Ok(t) => t,
+        Err(d) => return (None, vec![d]),
+    };
     sources.insert(display.clone(), text.clone());
-    parse(&display, &text)
+    parse_partial(&display, &text)
 }
 
 /// Parses and validates configuration text; `path` names it in diagnostics.
 pub fn parse(path: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
-    let raw: RawConfig = yaml::parse(path, text).map_err(|mut d| {
-        if d.message.starts_with("file is empty") {
-            d.message = "file is empty: sgops.yaml needs at least `accounts`".into();
+    match parse_partial(path, text) {
+        (Some(cfg), diags) if diags.is_empty() => Ok(cfg),
+        (_, diags) => Err(diags),
+    }
+}
+
+/// [`parse`], keeping the configuration when it is usable despite its problems (see
+/// [`load_partial`]).
+pub fn parse_partial(path: &str, text: &str) -> (Option<Config>, Vec<Diagnostic>) {
+    let raw: RawConfig = match yaml::parse(path, text) {
+        Ok(raw) => raw,
+        Err(mut d) => {
+            if d.message.starts_with("file is empty") {
+                d.message = "file is empty: sgops.yaml needs at least `accounts`".into();
+            }
+            return (None, vec![d]);
         }
-        vec![d]
-    })?;
+    };
     let mut diags = Vec::new();
     let mut cfg = Config::default();
     let at = |s: &Pos| s.clone();
@@ -274,6 +307,7 @@ pub fn parse(path: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
         }
         cfg.external_id = Some(e.value);
     }
+    let has_accounts = raw.accounts.is_some();
     match raw.accounts {
         None => diags.push(Diagnostic::error(
             Pos::file(path),
@@ -291,7 +325,13 @@ pub fn parse(path: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
                         ),
                     ));
                 }
+                if let Some(problem) = &acct.value.problem {
+                    diags.push(Diagnostic::error(at(&p), problem.clone()));
+                }
                 let Some(id) = acct.value.id else {
+                    if acct.value.problem.is_some() {
+                        continue;
+                    }
                     diags.push(Diagnostic::error(
                         at(&p),
                         format!("account `{name}` has no `id`"),
@@ -383,11 +423,7 @@ pub fn parse(path: &str, text: &str) -> Result<Config, Vec<Diagnostic>> {
         check_regions("regions", &named, &mut diags);
         cfg.regions = regions.value.into_iter().map(|r| r.value).collect();
     }
-    if diags.is_empty() {
-        Ok(cfg)
-    } else {
-        Err(diags)
-    }
+    (has_accounts.then_some(cfg), diags)
 }
 
 fn positive(path: &str, v: &Spanned<i64>, name: &str, diags: &mut Vec<Diagnostic>) -> usize {
@@ -558,6 +594,26 @@ concurrency: 16
     fn unknown_key_is_an_error() {
         let e = parse("sgops.yaml", "accounts: {}\nrole: x\n").expect_err("unknown");
         assert_eq!(e[0].pos.line, 2);
+    }
+
+    #[test]
+    fn a_configuration_with_problems_is_still_usable_when_its_accounts_are_known() {
+        let (cfg, d) = parse_partial(
+            "sgops.yaml",
+            "accounts:\n  a: \"111111111111\"\n  b: 022222222222\nconcurrency: 0\nguardrails: { world_open_denied_ports: [22, 70000] }\n",
+        );
+        let cfg = cfg.expect("usable");
+        assert_eq!(d.len(), 3, "{d:#?}");
+        assert_eq!(cfg.accounts.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(cfg.guardrails.world_open_denied_ports, [22]);
+        assert!(parse("sgops.yaml", "accounts: {}\nconcurrency: 0\n").is_err());
+        // Without `accounts`, or when the file does not parse, nothing is usable.
+        assert!(parse_partial("sgops.yaml", "concurrency: 4\n").0.is_none());
+        assert!(
+            parse_partial("sgops.yaml", "accounts: {}\nrole: x\n")
+                .0
+                .is_none()
+        );
     }
 
     #[test]

@@ -13,7 +13,9 @@ use crate::rules::{self, Desired, LoadOptions};
 /// What was loaded, with every problem found on the way.
 #[derive(Debug)]
 pub struct Repo {
-    /// `None` when sgops.yaml itself is unusable (rules were then not read).
+    /// `None` when sgops.yaml is unusable (rules were then not read): it does not parse, or
+    /// has no `accounts`. It may be `Some` despite problems in it, which are then among the
+    /// diagnostics (and stop every command but `validate`, which reports them).
     pub config: Option<Config>,
     pub desired: Desired,
     /// Sorted by file and position.
@@ -23,17 +25,11 @@ pub struct Repo {
 }
 
 impl Repo {
-    /// Loads the configuration, then the rules against it.
+    /// Loads the configuration, then the rules against it, even when the configuration has
+    /// problems of its own: one run shows them all.
     pub fn load(config_path: &Path, rules_dir: &Path, today: Date) -> Repo {
         let mut sources = Sources::default();
-        let mut diagnostics = Vec::new();
-        let config = match config::load(config_path, &mut sources) {
-            Ok(c) => Some(c),
-            Err(d) => {
-                diagnostics.extend(d);
-                None
-            }
-        };
+        let (config, mut diagnostics) = config::load_partial(config_path, &mut sources);
         let mut desired = Desired::default();
         let mut files_read = 0;
         if let Some(cfg) = &config {

@@ -1,9 +1,10 @@
 //! Reading user YAML safely: size and encoding limits, a parser budget against alias bombs and
 //! deep nesting, and parser errors turned into [`Diagnostic`]s with file, line and column.
 //!
-//! The only I/O is reading the one file asked for.
+//! The only I/O is reading the one file asked for (never through a link it may not follow).
 
 use std::borrow::Cow;
+use std::io::Read as _;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -26,27 +27,115 @@ fn options() -> Options {
             max_nodes: 500_000,
             max_total_scalar_bytes: 4 * 1024 * 1024,
         },
+        // A rule's values are read without a type in mind (see `rules::raw`), so an alias
+        // is expanded where it is used: this bounds the expansion, not only the alias count.
+        alias_limits: serde_saphyr::alias_limits! {
+            max_total_replayed_events: 100_000,
+        },
         with_snippet: false,
         strict_booleans: true,
+        // `.inf` and `.nan` reach sgops as text (and are refused where a number is wanted)
+        // instead of ending the parse of the whole file.
+        non_finite_float_policy: serde_saphyr::NonFiniteFloatPolicy::AsString,
     }
 }
 
-/// Reads a file as UTF-8 text, refusing huge, binary or non-UTF-8 files with a diagnostic.
-pub fn read_source(path: &Path, display: &str) -> Result<Arc<str>, Diagnostic> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Diagnostic::error(Pos::file(display), format!("cannot read file: {e}")))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(Diagnostic::error(
-            Pos::file(display),
-            format!(
-                "file is {} bytes, over the limit of {} bytes (1 MiB): split it into several files",
-                meta.len(),
-                MAX_FILE_BYTES
-            ),
-        ));
+/// Which symbolic links [`read_source`] follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// None: rule files come from the pull request, and a link could point the parser (and
+    /// the quoted lines of its error messages) at `/proc/self/environ` or `/dev/zero`.
+    Refuse,
+    /// A link to a regular file in the link's own folder or below it, so `sgops.yaml` can
+    /// point at one of several configurations kept beside it, and at nothing outside.
+    WithinFolder,
+}
+
+/// What a path is when it is not a regular file or folder, for messages.
+pub fn kind_of(t: std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return "a named pipe (FIFO)";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+        if t.is_block_device() || t.is_char_device() {
+            return "a device";
+        }
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| Diagnostic::error(Pos::file(display), format!("cannot read file: {e}")))?;
+    if t.is_symlink() {
+        "a symbolic link"
+    } else if t.is_dir() {
+        "a folder"
+    } else {
+        "not a regular file"
+    }
+}
+
+/// Reads a file as UTF-8 text, refusing links (per `links`), anything but a regular file, and
+/// huge, binary or non-UTF-8 files, each with a diagnostic. At most [`MAX_FILE_BYTES`] + 1
+/// bytes are read whatever the file's metadata says, so `/proc` files and devices cannot
+/// make it read forever.
+pub fn read_source(path: &Path, display: &str, links: Links) -> Result<Arc<str>, Diagnostic> {
+    let fail = |m: String| Diagnostic::error(Pos::file(display), m);
+    let cannot = |e: std::io::Error| fail(format!("cannot read file: {e}"));
+    let meta = std::fs::symlink_metadata(path).map_err(cannot)?;
+    let target = if !meta.file_type().is_symlink() {
+        path.to_path_buf()
+    } else if links == Links::Refuse {
+        return Err(fail(
+            "is a symbolic link: rule files must be regular files in the repository; put the file itself here".into(),
+        ));
+    } else {
+        let real = std::fs::canonicalize(path)
+            .map_err(|e| fail(format!("cannot follow symbolic link: {e}")))?;
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let folder = std::fs::canonicalize(folder).map_err(cannot)?;
+        if !real.starts_with(&folder) {
+            return Err(fail(
+                "is a symbolic link to a file outside its folder: link only to a file in the same folder or below it, or put the file itself here".into(),
+            ));
+        }
+        real
+    };
+    let kind = std::fs::metadata(&target).map_err(cannot)?.file_type();
+    if !kind.is_file() {
+        return Err(fail(format!(
+            "is {}, not a regular file: sgops reads only regular files; put the file itself here",
+            kind_of(kind)
+        )));
+    }
+    let file = std::fs::File::open(&target).map_err(cannot)?;
+    // What was opened is checked again: the path may have changed since it was looked at.
+    let meta = file.metadata().map_err(cannot)?;
+    if !meta.is_file() {
+        return Err(fail(format!(
+            "is {}, not a regular file: sgops reads only regular files; put the file itself here",
+            kind_of(meta.file_type())
+        )));
+    }
+    let too_big = |len: Option<u64>| {
+        fail(format!(
+            "file is {}over the limit of {MAX_FILE_BYTES} bytes (1 MiB): split it into several files",
+            len.map_or(String::new(), |n| format!("{n} bytes, "))
+        ))
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big(Some(meta.len())));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(None));
+    }
     let text = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let ok = &e.as_bytes()[..at];
@@ -67,6 +156,18 @@ pub fn read_source(path: &Path, display: &str) -> Result<Arc<str>, Diagnostic> {
 
 /// Parses one YAML document into `T`. An empty document is reported as such, not as a type error.
 pub fn parse<T: DeserializeOwned>(display: &str, text: &str) -> Result<T, Diagnostic> {
+    refuse_empty(display, text)?;
+    serde_saphyr::from_str_with_options::<T>(text, options())
+        .map_err(|e| parser_error(display, text, &e))
+}
+
+/// Parses a rule file into its typeless tree (see `rules::raw`), as [`parse`] does.
+pub fn parse_rule_file(display: &str, text: &str) -> Result<sgops_yaml_tree::RawFile, Diagnostic> {
+    refuse_empty(display, text)?;
+    sgops_yaml_tree::parse_rule_file(text, options()).map_err(|e| parser_error(display, text, &e))
+}
+
+fn refuse_empty(display: &str, text: &str) -> Result<(), Diagnostic> {
     if text.trim().is_empty()
         || text
             .lines()
@@ -77,13 +178,27 @@ pub fn parse<T: DeserializeOwned>(display: &str, text: &str) -> Result<T, Diagno
             "file is empty: a rule file needs `security_group` and `rules`",
         ));
     }
-    serde_saphyr::from_str_with_options::<T>(text, options()).map_err(|e| {
+    Ok(())
+}
+
+/// A parser error as a diagnostic at its place, in the words of [`Messages`].
+fn parser_error(display: &str, text: &str, e: &serde_saphyr::Error) -> Diagnostic {
+    {
         let e = e.without_snippet();
         let pos = e
             .location()
             .map(|l| loc_pos(display, &l))
             .unwrap_or_else(|| Pos::file(display));
-        let message = clean_message(&e.render_with_formatter(&Messages));
+        // The message of the error itself, without the wrappers that add alias places.
+        let mut inner = e;
+        while let serde_saphyr::Error::AliasError { error, .. }
+        | serde_saphyr::Error::WithSnippet { error, .. } = inner
+        {
+            inner = error;
+        }
+        let message = clean_message(&serde_saphyr::MessageFormatter::format_message(
+            &Messages, inner,
+        ));
         if is_tab_error(&message)
             && let Some((line, col)) = first_tab_indent(text, pos.line)
         {
@@ -93,7 +208,7 @@ pub fn parse<T: DeserializeOwned>(display: &str, text: &str) -> Result<T, Diagno
             );
         }
         Diagnostic::error(pos, message)
-    })
+    }
 }
 
 /// Parser messages in the words of a rule-file author: the crate's user-facing texts, except
@@ -119,6 +234,12 @@ impl serde_saphyr::MessageFormatter for Messages {
                     format!("file too large or too complex for a rule file ({other:?}): split it")
                 }
             }),
+            E::AliasReplayLimitExceeded { .. }
+            | E::AliasReplayCounterOverflow { .. }
+            | E::AliasExpansionLimitExceeded { .. }
+            | E::AliasReplayStackDepthExceeded { .. } => Cow::Borrowed(
+                "aliases (`*name`) repeat too much: they expand to over 100000 values in all; write the values out",
+            ),
             E::MultipleDocuments { .. } => Cow::Borrowed(
                 "more than one YAML document (`---`): put each document in a file of its own",
             ),

@@ -491,6 +491,160 @@ fn files_over_one_mebibyte_are_refused_unread_and_one_mebibyte_is_fine() {
 }
 
 #[test]
+fn a_mebibyte_of_broken_rules_is_checked_in_linear_time_and_its_output_capped() {
+    // `{id: A}` is five errors (bad id, no direction, protocol, peer, ticket): 580,000 in
+    // all. Time once grew with the square of that count (minutes for this file).
+    let head = "security_group: sg-0a1b2c3d4e5f67890\nrules: [";
+    let rules = (1024 * 1024 - head.len() - 2) / "{id: A}, ".len();
+    let mut text = String::from(head);
+    text.push_str(&vec!["{id: A}"; rules].join(", "));
+    text.push_str("]\n");
+    assert!(text.len() <= 1024 * 1024 && text.len() > 1024 * 1000);
+    let repo = Repo::base();
+    repo.write(&format!("{FILE_DIR}/big.yaml"), &text);
+    let run = repo.validate();
+    run.assert_code(1);
+    assert!(
+        run.elapsed < Duration::from_secs(10),
+        "took {:?}",
+        run.elapsed
+    );
+    let errors = 5 * rules;
+    assert!(
+        run.stderr
+            .ends_with(&format!("\nerror: validation failed: {errors} errors\n")),
+        "{}",
+        &run.stderr[run.stderr.len().saturating_sub(500)..]
+    );
+    // At most 200 shown per file, then one line that counts the rest.
+    assert_eq!(shown(&run.stderr).len(), 200);
+    assert!(
+        run.stderr.contains(&format!(
+            "\n{FILE_DIR}/big.yaml: … and {} more problems in this file, not shown: fix those above and run validate again\n",
+            errors - 200
+        )),
+        "{}",
+        &run.stderr[run.stderr.len().saturating_sub(500)..]
+    );
+    // The quoted line is a window around the column, not the first 200 characters.
+    let last_quote = run
+        .stderr
+        .lines()
+        .rfind(|l| l.starts_with("  2 | "))
+        .expect("a quoted line");
+    assert!(last_quote.starts_with("  2 | …"), "{last_quote}");
+}
+
+/// A secret-looking file outside the repository that links must not lead validate to print.
+fn outside_secret() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("secret.yaml");
+    std::fs::write(&path, "TOKEN=ghp_not_to_be_printed\n").expect("write");
+    (dir, path)
+}
+
+#[test]
+fn links_fifos_and_devices_under_rules_are_refused_unread() {
+    let (_outside, secret) = outside_secret();
+    let repo = Repo::base();
+    repo.write(
+        &format!("{FILE_DIR}/good.yaml"),
+        "security_group: sg-0a1b2c3d4e5f67890\nrules: []\n",
+    );
+    let at = |rel: &str| repo.dir.path().join(rel);
+    let link = |target: &Path, rel: &str| {
+        std::os::unix::fs::symlink(target, at(rel)).expect("symlink");
+    };
+    link(&secret, &format!("{FILE_DIR}/secret.yaml"));
+    link(Path::new("/dev/zero"), &format!("{FILE_DIR}/zero.yaml"));
+    link(
+        Path::new("/proc/self/environ"),
+        &format!("{FILE_DIR}/environ.yaml"),
+    );
+    link(
+        &at(&format!("{FILE_DIR}/good.yaml")),
+        &format!("{FILE_DIR}/inside.yaml"),
+    );
+    link(&at(FILE_DIR), "rules/itx-046");
+    let mkfifo = std::process::Command::new("mkfifo")
+        .arg(at(&format!("{FILE_DIR}/pipe.yaml")))
+        .status()
+        .expect("mkfifo");
+    assert!(mkfifo.success());
+    let link_msg = "error: is a symbolic link: rule files must be regular files in the repository";
+    let want = format!(
+        "# links\n# exit: 1\n\
+         # expect: 1:1 {link_msg}\n\
+         # expect: {FILE_DIR}/inside.yaml:1:1 {link_msg}\n\
+         # expect: {FILE_DIR}/pipe.yaml:1:1 error: is a named pipe (FIFO): rule files must be regular files in the repository; remove it\n\
+         # expect: {FILE_DIR}/secret.yaml:1:1 {link_msg}\n\
+         # expect: {FILE_DIR}/zero.yaml:1:1 {link_msg}\n\
+         # expect: rules/itx-046:1:1 {link_msg}\n"
+    );
+    for env in [&[][..], &[("GITHUB_ACTIONS", "true")]] {
+        let run = repo.run(&["validate"], env);
+        let mut problems =
+            Expected::parse(&want, &format!("{FILE_DIR}/environ.yaml")).problems(&run);
+        if env.is_empty() {
+            assert_eq!(problems, Vec::<String>::new(), "{}", run.stderr);
+        } else {
+            problems.retain(|p| !p.starts_with("stdout not empty"));
+            assert_eq!(problems, Vec::<String>::new(), "{}", run.stderr);
+            assert_eq!(run.stdout.lines().count(), 6, "{}", run.stdout);
+        }
+        for out in [&run.stdout, &run.stderr] {
+            assert!(!out.contains("ghp_not_to_be_printed"), "{out}");
+            assert!(!out.contains("PATH="), "{out}");
+        }
+    }
+}
+
+#[test]
+fn a_linked_sgops_yaml_is_read_only_from_its_own_folder() {
+    let (_outside, secret) = outside_secret();
+    let repo = Repo::empty();
+    repo.copy(&corpus().join("base/sgops.yaml"), "config/prod.yaml");
+    repo.write(
+        &format!("{FILE_DIR}/web.yaml"),
+        "security_group: sg-0a1b2c3d4e5f67890\nrules: []\n",
+    );
+    let link = |target: &Path| {
+        let at = repo.dir.path().join("sgops.yaml");
+        let _ = std::fs::remove_file(&at);
+        std::os::unix::fs::symlink(target, at).expect("symlink");
+    };
+    link(Path::new("config/prod.yaml"));
+    repo.validate().assert_code(0);
+    let outside = "error: is a symbolic link to a file outside its folder: link only to a file in the same folder or below it, or put the file itself here";
+    for target in [&secret, Path::new("/proc/self/environ")] {
+        link(target);
+        let run = repo.validate();
+        run.assert_code(1);
+        assert_eq!(
+            run.stderr,
+            format!("sgops.yaml:1:1: {outside}\n\nerror: validation failed: 1 error\n")
+        );
+    }
+    // Inside the folder but not a regular file: read nothing, hang on nothing.
+    let fifo = repo.dir.path().join("config/pipe.yaml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .expect("mkfifo")
+            .success()
+    );
+    link(Path::new("config/pipe.yaml"));
+    let run = repo.validate();
+    run.assert_code(1);
+    assert!(
+        run.stderr.starts_with("sgops.yaml:1:1: error: is a named pipe (FIFO), not a regular file: sgops reads only regular files"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn all_errors_of_all_files_are_reported_together() {
     // Every fixture file at once in one repository: each file's expected diagnostics all appear
     // in the one run, which fails (exit 1) since some are errors.
@@ -678,6 +832,22 @@ fn github_actions_gets_one_annotation_per_diagnostic_on_stdout() {
 }
 
 #[test]
+fn a_duplicate_annotation_names_the_first_place_too() {
+    let run = Repo::corpus_repo("duplicate-id-across-files")
+        .run(&["validate"], &[("GITHUB_ACTIONS", "true")]);
+    run.assert_code(1);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        [
+            "::error file=rules/itx-016/us-east-1/b-web-more.yaml,line=3,col=5::rule id `web` is used twice for security group sg-0a1b2c3d4e5f67890: ids must be unique within a group; first used here: rules/itx-016/us-east-1/a-web.yaml:3:5"
+        ],
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn annotations_keep_a_newline_in_a_value_on_one_line() {
     let run = Repo::with_corpus_file("control-characters.yaml")
         .run(&["validate"], &[("GITHUB_ACTIONS", "true")]);
@@ -754,6 +924,7 @@ fn snapshot_ports_and_protocols() {
                 "icmp-type-with-tcp.yaml",
                 "icmp-bad-type.yaml",
                 "protocol-unknown.yaml",
+                "numbers-in-other-notations.yaml",
             ],
             &[]
         )
@@ -774,6 +945,7 @@ fn snapshot_rule_fields() {
                 "expires-bad-date.yaml",
                 "expired-is-a-warning.yaml",
                 "unknown-key.yaml",
+                "rules-each-on-its-own.yaml",
                 "number-leading-zero.yaml",
                 "security-group-bad-id.yaml",
                 "security-group-name-without-vpc.yaml",
@@ -792,6 +964,7 @@ fn snapshot_guardrails() {
                 "expires-too-far.yaml",
                 "world-open-ssh-range.yaml",
                 "world-open-protocol-all.yaml",
+                "world-open-beside-other-errors.yaml",
             ],
             &[]
         )
@@ -849,6 +1022,7 @@ fn snapshot_layout_and_configuration() {
                 "config-unquoted-account-id",
                 "config-unknown-key",
                 "config-several-problems",
+                "config-and-rule-problems",
                 "many-errors-across-files",
             ]
         )
@@ -875,6 +1049,99 @@ fn schema_output_is_the_committed_schema() {
         schema["required"],
         serde_json::json!(["security_group", "rules"])
     );
+}
+
+/// The committed schema, compiled by a JSON Schema validator as editors would use it (ECMA-262
+/// patterns, draft 2020-12, `format` asserted).
+fn compiled_schema() -> (boon::Schemas, boon::SchemaIndex) {
+    let text = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("schema/rule-file.json"),
+    )
+    .expect("schema/rule-file.json");
+    let schema: serde_json::Value = serde_json::from_str(&text).expect("schema is JSON");
+    let mut schemas = boon::Schemas::new();
+    let mut compiler = boon::Compiler::new();
+    compiler.enable_format_assertions();
+    let url = "https://sgops.dev/schema/rule-file.json";
+    compiler.add_resource(url, schema).expect("add schema");
+    let index = compiler
+        .compile(url, &mut schemas)
+        .unwrap_or_else(|e| panic!("the schema does not compile: {e:#}"));
+    (schemas, index)
+}
+
+/// A YAML rule file as the JSON an editor's schema check sees.
+fn as_json(yaml: &str) -> serde_json::Value {
+    serde_saphyr::from_str(yaml).unwrap_or_else(|e| panic!("{yaml}: {e}"))
+}
+
+#[test]
+fn the_schema_accepts_the_example_rule_files_and_what_validate_accepts() {
+    let (schemas, schema) = compiled_schema();
+    let mut dirs = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")];
+    let mut files = 0;
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("read rules/") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                let yaml = std::fs::read_to_string(&path).expect("rule file");
+                if let Err(e) = schemas.validate(&as_json(&yaml), schema) {
+                    panic!("{}: {e:#}", path.display());
+                }
+                files += 1;
+            }
+        }
+    }
+    assert!(files >= 2, "example rule files found: {files}");
+
+    // Each of these passes `validate` (checked here too) and must pass the schema.
+    let rule = |extra: &str| {
+        format!(
+            "security_group: sg-0a1b2c3d4e5f67890\nrules:\n  - direction: ingress\n    cidr: 203.0.113.0/24\n    ticket: CHG-1\n{extra}"
+        )
+    };
+    let accepted = [
+        "    id: web\n    protocol: TCP\n    ports: \" 8000 - 8100 \"\n",
+        "    id: web\n    protocol: \"-1\"\n",
+        "    id: web\n    protocol: \"17\"\n    description:\n",
+        "    id: web\n    protocol: -1\n    tags: { Team: x, n: 12 }\n",
+        "    id: 12\n    protocol: tcp\n    ports: 65535\n",
+        "    id: web\n    protocol: icmp\n    ports: { type: 8, code: -1 }\n    expires: 2027-06-30\n",
+    ];
+    for extra in accepted {
+        let yaml = rule(extra);
+        let repo = Repo::base();
+        repo.write(&format!("{FILE_DIR}/r.yaml"), &yaml);
+        let run = repo.validate();
+        assert_eq!(
+            run.code,
+            Some(0),
+            "validate refuses:\n{yaml}\n{}",
+            run.stderr
+        );
+        if let Err(e) = schemas.validate(&as_json(&yaml), schema) {
+            panic!("the schema refuses what validate accepts:\n{yaml}\n{e:#}");
+        }
+    }
+    // And the schema still refuses what validate refuses.
+    let refused = [
+        "    id: web\n    protocol: tcp\n    cidrr: 10.0.0.0/8\n",
+        "    id: web\n    protocol: \"06\"\n",
+        "    id: web\n    protocol: tcp\n    ports: \"022\"\n",
+        "    id: web\n    protocol: tcp\n    ports: \"70000\"\n",
+        "    id: web\n    protocol: tcp\n    tags: { \"AWS:x\": y }\n",
+        "    id: Web\n    protocol: tcp\n",
+        "    id: web\n    protocol: tcp\n    expires: 2027-13-01\n",
+    ];
+    for extra in refused {
+        let yaml = rule(extra);
+        assert!(
+            schemas.validate(&as_json(&yaml), schema).is_err(),
+            "the schema accepts:\n{yaml}"
+        );
+    }
 }
 
 #[test]

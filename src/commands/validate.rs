@@ -38,19 +38,9 @@ fn plural(n: usize, word: &str) -> String {
 /// Actions, as workflow annotations on standard output (where the runner picks them up).
 /// Only `validate` annotates: the standard output of `plan` and `apply` is their result.
 pub fn report(repo: &Repo, annotate: bool) -> Result<(), Error> {
-    let mut err = String::new();
-    for d in &repo.diagnostics {
-        err.push_str(&diag::render(d, &repo.sources));
-        err.push('\n');
-    }
-    crate::errp!("{err}");
+    crate::errp!("{}", diag::render_all(&repo.diagnostics, &repo.sources));
     if annotate && std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true") {
-        let mut out = String::new();
-        for d in &repo.diagnostics {
-            out.push_str(&diag::github_annotation(d));
-            out.push('\n');
-        }
-        super::print_stdout(&out)?;
+        super::print_stdout(&diag::github_annotations(&repo.diagnostics))?;
     }
     Ok(())
 }

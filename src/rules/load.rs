@@ -11,7 +11,7 @@ use jiff::civil::Date;
 use serde_saphyr::Spanned;
 
 use super::check::{self, check_aws_tag, check_description, is_valid_region, is_valid_rule_id};
-use super::raw::{RawFile, RawGroupRef, RawPorts, RawRule, Scalar};
+use super::raw::{self, Node, RawFile, RawGroupRef, RawPorts, RawRule, Reader, Scalar, Value};
 use super::{Desired, DesiredRule, Direction, GroupRef, Peer, Ports, Protocol, RuleFile, RuleSpec};
 use crate::config::{Config, RULE_TAG};
 use crate::diag::{Diagnostic, Pos, Severity, Sources};
@@ -23,8 +23,10 @@ pub struct LoadOptions<'a> {
     pub today: Date,
 }
 
-/// Loads every rule file under `dir`. Files with errors are left out of the returned
-/// [`Desired`]; their problems are in the diagnostics, with warnings and guardrails.
+/// Loads every rule file under `dir`. Rules with errors, and files whose group or rule list
+/// is unusable, are left out of the returned [`Desired`]; their problems are in the
+/// diagnostics, with warnings and guardrails. The returned state is fit to plan only when no
+/// diagnostic is an error.
 pub fn load_tree(
     dir: &Path,
     opts: &LoadOptions<'_>,
@@ -40,17 +42,31 @@ pub fn load_tree(
             format!("{}/{rel}", root.trim_end_matches('/'))
         }
     };
-    let Ok(accounts) = sorted_entries(dir) else {
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| m.file_type().is_symlink()) {
         diags.push(Diagnostic::error(
             Pos::file(&root),
-            format!("rules directory not found: {root} (create it or pass --rules DIR)"),
+            format!("{root} is a symbolic link: the rules directory must be a real folder in the repository"),
         ));
         return (Desired::default(), diags);
+    }
+    let accounts = match sorted_entries(dir) {
+        Ok(a) => a,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            diags.push(Diagnostic::error(
+                Pos::file(&root),
+                format!("rules directory not found: {root} (create it or pass --rules DIR)"),
+            ));
+            return (Desired::default(), diags);
+        }
+        Err(e) => {
+            diags.push(unreadable(&root, &e));
+            return (Desired::default(), diags);
+        }
     };
-    for (account, account_path, is_dir) in accounts {
+    for (account, account_path, kind) in accounts {
         let rel = account.clone();
-        if !is_dir {
-            diags.push(outside(&shown(&rel)));
+        if kind != Kind::Dir {
+            diags.push(misplaced(&shown(&rel), kind));
             continue;
         }
         if !opts.config.accounts.contains_key(&account) {
@@ -62,13 +78,17 @@ pub fn load_tree(
             ));
             continue;
         }
-        let Ok(regions) = sorted_entries(&account_path) else {
-            continue;
+        let regions = match sorted_entries(&account_path) {
+            Ok(r) => r,
+            Err(e) => {
+                diags.push(unreadable(&shown(&rel), &e));
+                continue;
+            }
         };
-        for (region, region_path, is_dir) in regions {
+        for (region, region_path, kind) in regions {
             let rel = format!("{account}/{region}");
-            if !is_dir {
-                diags.push(outside(&shown(&rel)));
+            if kind != Kind::Dir {
+                diags.push(misplaced(&shown(&rel), kind));
                 continue;
             }
             if !is_valid_region(&region) {
@@ -80,13 +100,17 @@ pub fn load_tree(
                 ));
                 continue;
             }
-            let Ok(entries) = sorted_entries(&region_path) else {
-                continue;
+            let entries = match sorted_entries(&region_path) {
+                Ok(e) => e,
+                Err(e) => {
+                    diags.push(unreadable(&shown(&rel), &e));
+                    continue;
+                }
             };
-            for (name, file_path, is_dir) in entries {
+            for (name, file_path, kind) in entries {
                 let display = shown(&format!("{rel}/{name}"));
-                if is_dir {
-                    diags.push(outside(&display));
+                if kind != Kind::File {
+                    diags.push(misplaced(&display, kind));
                     continue;
                 }
                 if !(name.ends_with(".yaml") || name.ends_with(".yml")) {
@@ -96,8 +120,7 @@ pub fn load_tree(
                     ));
                     continue;
                 }
-                let before = diags.len();
-                let text = match yaml::read_source(&file_path, &display) {
+                let text = match yaml::read_source(&file_path, &display, yaml::Links::Refuse) {
                     Ok(t) => t,
                     Err(d) => {
                         diags.push(d);
@@ -105,13 +128,11 @@ pub fn load_tree(
                     }
                 };
                 sources.insert(display.clone(), text.clone());
-                let file = parse_file(&display, &text, &account, &region, opts, &mut diags);
-                let failed = diags[before..]
-                    .iter()
-                    .any(|d| d.severity == Severity::Error);
-                if let (Some(f), false) = (file, failed) {
-                    files.push(f);
-                }
+                // A file with problems still brings the rules that loaded, so a duplicate of
+                // one of them elsewhere is reported in this run, not the next.
+                files.extend(parse_file(
+                    &display, &text, &account, &region, opts, &mut diags,
+                ));
             }
         }
     }
@@ -119,16 +140,39 @@ pub fn load_tree(
     (Desired { files }, diags)
 }
 
-fn outside(display: &str) -> Diagnostic {
-    Diagnostic::error(
-        Pos::file(display),
-        "not where rule files go: put rule files in rules/<account>/<region>/<name>.yaml",
-    )
+/// What a directory entry is, without following links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Dir,
+    File,
+    /// A symbolic link, whatever it points at: links are never followed, so one cannot lead
+    /// the walk out of the repository, into a loop, or to `/dev/zero`.
+    Link,
+    /// A FIFO, socket or device (named for the message).
+    Other(&'static str),
 }
 
-/// Directory entries sorted by name, hidden ones (`.gitkeep`) skipped, symlinked
-/// directories reported as files so a link loop cannot trap the walk.
-fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, std::path::PathBuf, bool)>> {
+/// The diagnostic for an entry that is not where it belongs or not what it should be.
+fn misplaced(display: &str, kind: Kind) -> Diagnostic {
+    let message = match kind {
+        Kind::Link => "is a symbolic link: rule files must be regular files in the repository; put the file or folder itself here".to_string(),
+        Kind::Other(what) => format!(
+            "is {what}: rule files must be regular files in the repository; remove it"
+        ),
+        Kind::Dir | Kind::File => {
+            "not where rule files go: put rule files in rules/<account>/<region>/<name>.yaml".into()
+        }
+    };
+    Diagnostic::error(Pos::file(display), message)
+}
+
+fn unreadable(display: &str, e: &std::io::Error) -> Diagnostic {
+    Diagnostic::error(Pos::file(display), format!("cannot read folder: {e}"))
+}
+
+/// Directory entries sorted by name, hidden ones (`.gitkeep`) skipped, each with its own
+/// type (links are not followed).
+fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, std::path::PathBuf, Kind)>> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let e = e?;
@@ -136,15 +180,29 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<(String, std::path::PathBuf
         if name.starts_with('.') {
             continue;
         }
-        let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
-        out.push((name, e.path(), is_dir));
+        let path = e.path();
+        let t = match e.file_type() {
+            Ok(t) => t,
+            Err(_) => std::fs::symlink_metadata(&path)?.file_type(),
+        };
+        let kind = if t.is_symlink() {
+            Kind::Link
+        } else if t.is_dir() {
+            Kind::Dir
+        } else if t.is_file() {
+            Kind::File
+        } else {
+            Kind::Other(yaml::kind_of(t))
+        };
+        out.push((name, path, kind));
     }
-    out.sort();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
 
 /// Parses one rule file's text. `None` when its structure is unusable; field problems
-/// are pushed to `diags` and the rest of the file is still checked.
+/// are pushed to `diags` and the rest of the file is still checked: every rule on its own,
+/// whatever is wrong with the group or with the other rules.
 pub fn parse_file(
     path: &str,
     text: &str,
@@ -153,34 +211,64 @@ pub fn parse_file(
     opts: &LoadOptions<'_>,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<RuleFile> {
-    let raw: RawFile = match yaml::parse(path, text) {
+    let raw: RawFile = match yaml::parse_rule_file(path, text) {
         Ok(r) => r,
         Err(d) => {
             diags.push(d);
             return None;
         }
     };
-    let Some(group) = raw.security_group else {
-        diags.push(Diagnostic::error(
-            Pos::file(path),
-            "missing `security_group`: the id (sg-…) or { name, vpc } of the group these rules belong to",
-        ));
-        return None;
+    let reader = Reader { path, text };
+    let misspelt = raw::unknown_file_keys(&reader, &raw, diags);
+    let missing = |key: &str, message: &str, diags: &mut Vec<Diagnostic>| {
+        if !misspelt.contains(&key) {
+            diags.push(Diagnostic::error(Pos::file(path), message));
+        }
     };
-    let group_pos = yaml::pos(path, &group);
-    let group = convert_group(path, group, diags)?;
-    let Some(rules) = raw.rules else {
-        diags.push(Diagnostic::error(
-            Pos::file(path),
-            "missing `rules`: a list of rules (an empty list `[]` removes every managed rule)",
-        ));
-        return None;
+    let group = match raw.security_group {
+        Some(g) if g.value != Value::Null => reader.group(g, diags).and_then(|g| {
+            let group_pos = yaml::pos(path, &g);
+            convert_group(path, g, diags).map(|g| (g, group_pos))
+        }),
+        _ => {
+            missing(
+                "security_group",
+                "missing `security_group`: the id (sg-…) or { name, vpc } of the group these rules belong to",
+                diags,
+            );
+            None
+        }
     };
-    let rules = rules
-        .value
-        .into_iter()
-        .filter_map(|r| convert_rule(path, r, opts, diags))
-        .collect();
+    let rules = match raw.rules {
+        Some(Spanned {
+            value: Value::Seq(items),
+            ..
+        }) => Some(
+            items
+                .into_iter()
+                .filter_map(|r| convert_rule(&reader, r, opts, diags))
+                .collect(),
+        ),
+        Some(n) if n.value != Value::Null => {
+            diags.push(reader.error(
+                &n,
+                format!(
+                    "`rules` must be a list (`- id: …` lines or `[ … ]`), not {}",
+                    n.value.kind()
+                ),
+            ));
+            None
+        }
+        _ => {
+            missing(
+                "rules",
+                "missing `rules`: a list of rules (an empty list `[]` removes every managed rule)",
+                diags,
+            );
+            None
+        }
+    };
+    let ((group, group_pos), rules) = (group?, rules?);
     Some(RuleFile {
         path: path.to_string(),
         account: account.to_string(),
@@ -262,6 +350,29 @@ fn convert_group(
 /// Checks one rule; returns it when every field is usable. Guardrails and warnings do not
 /// stop the rule from loading.
 fn convert_rule(
+    reader: &Reader<'_>,
+    node: Node,
+    opts: &LoadOptions<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<DesiredRule> {
+    // The rule's own problems go to a list of their own, so that deciding whether this rule
+    // failed costs its own errors, not every error of the run so far.
+    let mut own = Vec::new();
+    let rule = reader
+        .rule(node, &mut own)
+        .and_then(|r| check_rule(reader.path, r, opts, &mut own));
+    let failed = own.iter().any(|d| d.severity == Severity::Error);
+    // In the order of `diag::sort`, so a file's problems arrive as one sorted run.
+    own.sort_by(|a, b| {
+        let key = |d: &Diagnostic| (d.pos.line, d.pos.col, d.pos.len, d.severity);
+        key(a).cmp(&key(b)).then_with(|| a.message.cmp(&b.message))
+    });
+    diags.append(&mut own);
+    rule.filter(|_| !failed)
+}
+
+/// [`convert_rule`] on a list that starts empty: `diags` holds this rule's problems only.
+fn check_rule(
     path: &str,
     r: Spanned<RawRule>,
     opts: &LoadOptions<'_>,
@@ -269,15 +380,12 @@ fn convert_rule(
 ) -> Option<DesiredRule> {
     let at = yaml::pos(path, &r);
     let r = r.value;
-    let before = diags
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count();
     let err = |diags: &mut Vec<Diagnostic>, pos: Pos, msg: String| {
         diags.push(Diagnostic::error(pos, msg));
     };
 
     let id = match &r.id {
+        None if r.has("id") => None,
         None => {
             err(
                 diags,
@@ -302,6 +410,7 @@ fn convert_rule(
     let name = id.as_deref().unwrap_or("this rule");
 
     let direction = match &r.direction {
+        None if r.has("direction") => None,
         None => {
             err(
                 diags,
@@ -325,6 +434,7 @@ fn convert_rule(
     };
 
     let protocol = match &r.protocol {
+        None if r.has("protocol") => None,
         None => {
             err(
                 diags,
@@ -355,7 +465,10 @@ fn convert_rule(
         }
     };
 
-    let ports = protocol.and_then(|proto| convert_ports(path, proto, r.ports.as_ref(), diags));
+    // Ports written but refused are not "absent" (which would mean every port).
+    let ports = protocol
+        .filter(|_| r.ports.is_some() || !r.has("ports"))
+        .and_then(|proto| convert_ports(path, proto, r.ports.as_ref(), diags));
     let peer = convert_peer(path, &r, &at, name, diags);
 
     let description = r
@@ -370,6 +483,7 @@ fn convert_rule(
         });
 
     let ticket = match &r.ticket {
+        None if r.has("ticket") => None,
         None => {
             err(
                 diags,
@@ -381,7 +495,7 @@ fn convert_rule(
             None
         }
         Some(t) => {
-            let s = t.value.to_string();
+            let s = t.value.clone();
             match check::check_ticket(&s) {
                 Ok(()) => Some(s),
                 Err(m) => {
@@ -430,37 +544,51 @@ fn convert_rule(
     }
 
     let mut tags = BTreeMap::new();
-    if let Some(t) = &r.tags {
-        let p = yaml::pos(path, t);
-        for (k, v) in &t.value {
-            let v = v.to_string();
-            if k == RULE_TAG {
-                err(
-                    diags,
-                    p.clone(),
-                    format!("tag `{RULE_TAG}` is set by sgops to the rule id: remove it"),
-                );
-            } else if let Err(m) = check_aws_tag(k, &v) {
-                err(diags, p.clone(), m);
-            } else if let Some(fixed) = opts.config.rule_tags.get(k).filter(|f| **f != v) {
-                err(
-                    diags,
-                    p.clone(),
-                    format!(
-                        "tag `{k}` is set to `{fixed}` for every rule by rule_tags in sgops.yaml: remove it here"
-                    ),
-                );
-            } else {
-                tags.insert(k.clone(), v);
-            }
+    for (k, v) in r.tags.iter().flat_map(|t| &t.value) {
+        let p = yaml::pos(path, k);
+        let (k, v) = (&k.value, &v.value);
+        if k == RULE_TAG {
+            err(
+                diags,
+                p,
+                format!("tag `{RULE_TAG}` is set by sgops to the rule id: remove it"),
+            );
+        } else if let Err(m) = check_aws_tag(k, v) {
+            err(diags, p, m);
+        } else if let Some(fixed) = opts.config.rule_tags.get(k).filter(|f| *f != v) {
+            err(
+                diags,
+                p,
+                format!(
+                    "tag `{k}` is set to `{fixed}` for every rule by rule_tags in sgops.yaml: remove it here"
+                ),
+            );
+        } else {
+            tags.insert(k.clone(), v.clone());
         }
     }
 
-    let failed = diags
-        .iter()
-        .filter(|d| d.severity == Severity::Error)
-        .count()
-        > before;
+    // The guardrail needs only what the rule opens: it is checked whatever else is wrong
+    // with the rule (a bad description must not hide world-open SSH).
+    if let (Some(direction), Some(protocol), Some(ports), Some(peer)) =
+        (direction, protocol, ports, &peer)
+    {
+        let opens = RuleSpec {
+            direction,
+            protocol,
+            ports,
+            peer: peer.clone(),
+            description: None,
+        };
+        check::world_open(
+            &opens,
+            &at,
+            &opts.config.guardrails.world_open_denied_ports,
+            diags,
+        );
+    }
+
+    let failed = diags.iter().any(|d| d.severity == Severity::Error);
     let (Some(id), Some(direction), Some(protocol), Some(ports), Some(peer), Some(ticket), false) =
         (id, direction, protocol, ports, peer, ticket, failed)
     else {
@@ -473,12 +601,6 @@ fn convert_rule(
         peer,
         description,
     };
-    check::world_open(
-        &spec,
-        &at,
-        &opts.config.guardrails.world_open_denied_ports,
-        diags,
-    );
     Some(DesiredRule {
         id,
         spec,
@@ -584,9 +706,23 @@ pub(crate) fn parse_port_range(s: &Scalar) -> Result<(u16, u16), String> {
                 Some((a, b)) => (a.trim(), b.trim()),
                 None => (t, t),
             };
-            let a: i64 = a.parse().map_err(|_| bad())?;
-            let b: i64 = b.parse().map_err(|_| bad())?;
-            let (a, b) = (one(a)?, one(b)?);
+            // Plain decimal digits only: `+22` or `0x16` is not a port, and `022` would be
+            // octal 18 to some readers.
+            let number = |p: &str| -> Result<u16, String> {
+                if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad());
+                }
+                let digits = p.trim_start_matches('0');
+                if digits.len() != p.len() && p != "0" {
+                    let v = if digits.is_empty() { "0" } else { digits };
+                    return Err(format!("port `{p}` has a leading zero: write {v}"));
+                }
+                match p.parse::<i64>() {
+                    Ok(v) => one(v),
+                    Err(_) => Err(format!("port {p} is outside 0-65535")),
+                }
+            };
+            let (a, b) = (number(a)?, number(b)?);
             if a > b {
                 return Err(format!(
                     "port range `{text}` runs backwards: write \"{b}-{a}\""
@@ -604,15 +740,20 @@ fn convert_peer(
     name: &str,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<Peer> {
-    let given: Vec<(&str, &Spanned<String>)> = [
+    let peers = [
         ("cidr", &r.cidr),
         ("cidr_ipv6", &r.cidr_ipv6),
         ("prefix_list", &r.prefix_list),
         ("security_group", &r.security_group),
-    ]
-    .into_iter()
-    .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
-    .collect();
+    ];
+    // A peer written with a refused value (a list, say) has its diagnostic already.
+    if peers.iter().any(|(k, v)| v.is_none() && r.has(k)) {
+        return None;
+    }
+    let given: Vec<(&str, &Spanned<String>)> = peers
+        .into_iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)))
+        .collect();
     match given.as_slice() {
         [] => {
             diags.push(Diagnostic::error(
@@ -650,6 +791,11 @@ fn convert_peer(
 pub(crate) fn peer_from(key: &str, v: &str) -> Result<Peer, String> {
     match key {
         "cidr" => {
+            if let Some(fixed) = without_leading_zeros(v) {
+                return Err(format!(
+                    "`{v}` has a number with a leading zero, which other tools read as octal (`010` as 8): write {fixed}"
+                ));
+            }
             if v.parse::<Ipv6Net>().is_ok() || v.parse::<std::net::Ipv6Addr>().is_ok() {
                 return Err(format!(
                     "`{v}` is an IPv6 network: put it under `cidr_ipv6`"
@@ -708,6 +854,32 @@ pub(crate) fn peer_from(key: &str, v: &str) -> Result<Peer, String> {
             }
         }
     }
+}
+
+/// `v` with the leading zeros of its decimal numbers dropped (`010.0.0.0/08` →
+/// `10.0.0.0/8`), when it looks like a dotted IPv4 address or CIDR that has any.
+fn without_leading_zeros(v: &str) -> Option<String> {
+    let (addr, prefix) = match v.split_once('/') {
+        Some((a, p)) => (a, Some(p)),
+        None => (v, None),
+    };
+    let numbers: Vec<&str> = addr.split('.').chain(prefix).collect();
+    let decimal = |n: &&str| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    if addr.split('.').count() != 4 || !numbers.iter().all(decimal) {
+        return None;
+    }
+    if !numbers.iter().any(|n| n.len() > 1 && n.starts_with('0')) {
+        return None;
+    }
+    let strip = |n: &str| -> String {
+        let t = n.trim_start_matches('0');
+        if t.is_empty() { "0" } else { t }.to_string()
+    };
+    let addr: Vec<String> = addr.split('.').map(strip).collect();
+    Some(match prefix {
+        Some(p) => format!("{}/{}", addr.join("."), strip(p)),
+        None => addr.join("."),
+    })
 }
 
 fn host_bits(written: &str, net: &IpNet) -> String {
@@ -826,14 +998,18 @@ mod tests {
 
     #[test]
     fn leading_zero_numbers_are_refused_not_changed() {
-        // YAML reads these as decimals; `012345` would otherwise become ticket 12345.
-        for body in [
-            "    protocol: 06\n    cidr: 10.0.0.0/8\n",
-            "    protocol: tcp\n    ports: 0443\n    cidr: 10.0.0.0/8\n",
+        // YAML reads these as other numbers; `012345` would otherwise become ticket 12345.
+        for (body, want) in [
+            (
+                "    protocol: 06\n    cidr: 10.0.0.0/8\n",
+                "protocol `06` has a leading zero: write 6",
+            ),
+            (
+                "    protocol: tcp\n    ports: 0443\n    cidr: 10.0.0.0/8\n",
+                "port `0443` has a leading zero: write 443",
+            ),
         ] {
-            let e = errors_of(body);
-            assert_eq!(e.len(), 1, "{e:?}");
-            assert!(e[0].starts_with("this number reads as a decimal"), "{e:?}");
+            assert_eq!(errors_of(body), [want]);
         }
         let (_, d) = run(
             "security_group: sg-0a1b2c3d4e5f67890\nrules:\n  - id: r1\n    direction: ingress\n    protocol: tcp\n    cidr: 10.0.0.0/8\n    ticket: 012345\n",
@@ -841,6 +1017,104 @@ mod tests {
         assert_eq!(d.len(), 1, "{d:?}");
         assert!(d[0].message.contains("write the value in quotes"), "{d:?}");
         assert_eq!(d[0].pos.line, 7);
+    }
+
+    #[test]
+    fn numbers_are_named_as_written_and_other_notations_refused() {
+        let port = |p: &str| {
+            errors_of(&format!(
+                "    protocol: tcp\n    ports: {p}\n    cidr: 10.0.0.0/8\n"
+            ))
+        };
+        assert_eq!(port("0x16"), ["port `0x16` is hexadecimal: write 22"]);
+        assert_eq!(port("0o26"), ["port `0o26` is octal: write 22"]);
+        assert_eq!(port("0b10110"), ["port `0b10110` is binary: write 22"]);
+        assert_eq!(
+            port("2_2"),
+            ["port `2_2` has digit separators (`_`): write 22"]
+        );
+        assert_eq!(port("+22"), ["port `+22` has a plus sign: write 22"]);
+        assert_eq!(
+            port("2.2e1"),
+            ["port `2.2e1` is in exponent notation: write 22"]
+        );
+        assert_eq!(
+            port("22.5"),
+            ["port `22.5` has a decimal point: a port must be a whole number (0-65535)"]
+        );
+        assert_eq!(
+            port("99999999999999999999"),
+            ["port 99999999999999999999 is outside 0-65535"]
+        );
+        assert_eq!(port("\"022\""), ["port `022` has a leading zero: write 22"]);
+        assert_eq!(
+            port("\"20-0x30\""),
+            ["ports `20-0x30` must be a port (443) or a range (\"8000-8100\") within 0-65535"]
+        );
+        assert_eq!(port("\" 20 - 30 \""), Vec::<String>::new());
+        let ticket = |t: &str| errors_of_ticket(t);
+        assert_eq!(
+            ticket("1e3"),
+            [
+                "`1e3` is in exponent notation, so YAML reads it as the number 1000: write the value in quotes (\"1e3\") to keep it as written"
+            ]
+        );
+        assert_eq!(
+            ticket("99999999999999999999"),
+            [
+                "`99999999999999999999` is too large a number for YAML to keep exactly: write the value in quotes (\"99999999999999999999\")"
+            ]
+        );
+        assert_eq!(
+            ticket("1.50"),
+            [
+                "`1.50` has a decimal point, so YAML reads it as the number 1.5: write the value in quotes (\"1.50\") to keep it as written"
+            ]
+        );
+        assert_eq!(ticket("12345"), Vec::<String>::new());
+        assert_eq!(
+            errors_of("    protocol: 0x6\n    cidr: 10.0.0.0/8\n"),
+            ["protocol `0x6` is hexadecimal: write 6"]
+        );
+    }
+
+    fn errors_of_ticket(ticket: &str) -> Vec<String> {
+        let (_, d) = run(&format!(
+            "security_group: sg-0a1b2c3d4e5f67890\nrules:\n  - id: r1\n    direction: ingress\n    protocol: tcp\n    cidr: 10.0.0.0/8\n    ticket: {ticket}\n"
+        ));
+        d.into_iter().map(|d| d.message).collect()
+    }
+
+    #[test]
+    fn ipv4_numbers_with_leading_zeros_are_refused() {
+        assert_eq!(
+            errors_of("    protocol: tcp\n    cidr: 010.000.000.000/8\n"),
+            [
+                "`010.000.000.000/8` has a number with a leading zero, which other tools read as octal (`010` as 8): write 10.0.0.0/8"
+            ]
+        );
+        assert!(
+            errors_of("    protocol: tcp\n    cidr: 10.0.0.1/08\n")[0]
+                .ends_with("write 10.0.0.1/8")
+        );
+        assert!(errors_of("    protocol: tcp\n    cidr: 10.0.0.0/8\n").is_empty());
+        assert!(errors_of("    protocol: tcp\n    ports: 443\n    cidr: 0.0.0.0/0\n").is_empty());
+    }
+
+    #[test]
+    fn empty_ports_do_not_mean_every_port() {
+        let (f, d) = run(&rule(
+            "    protocol: tcp\n    ports:\n    cidr: 0.0.0.0/0\n",
+        ));
+        assert!(f.is_some_and(|f| f.rules.is_empty()));
+        let d: Vec<(u32, &str)> = d.iter().map(|d| (d.pos.line, d.message.as_str())).collect();
+        assert_eq!(
+            d,
+            [(
+                7,
+                "`ports` is empty: write a port (443) or a range (\"8000-8100\"), or remove `ports` to mean every port"
+            )]
+        );
     }
 
     #[test]

@@ -70,7 +70,11 @@ impl Protocol {
             "icmp" => Some(Protocol::Icmp),
             "icmpv6" => Some(Protocol::Icmpv6),
             "all" | "-1" => Some(Protocol::All),
-            n => n.parse::<u8>().ok().map(Protocol::from_number),
+            // Plain decimal only: `06` or `+6` is refused rather than guessed.
+            n if n == "0" || (!n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit())) => {
+                n.parse::<u8>().ok().map(Protocol::from_number)
+            }
+            _ => None,
         }
     }
 
