@@ -321,10 +321,7 @@ pub fn markdown_with(plan: &Plan, opts: &MdOptions<'_>) -> String {
             let _ = writeln!(
                 head,
                 "Commit `{}` · fingerprint `{}`\n",
-                c.chars()
-                    .filter(char::is_ascii_alphanumeric)
-                    .take(40)
-                    .collect::<String>(),
+                commit_id(c),
                 plan.fingerprint
             );
         }
@@ -495,6 +492,15 @@ fn fence_safe(s: &str) -> String {
 }
 
 /// The apply result as Markdown for the merged pull request, cut to `limit` bytes.
+/// A commit as it may appear in Markdown: at most 40 ASCII letters and digits, so a value
+/// from the environment cannot break out of its code span.
+fn commit_id(c: &str) -> String {
+    c.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(40)
+        .collect()
+}
+
 /// The apply comment when apply stopped before changing anything: refused by policy (stale
 /// plan, denied actions, too many changes, invalid rules) or failed to start.
 pub fn apply_stopped_markdown(message: &str, refused: bool, commit: &str) -> String {
@@ -508,12 +514,7 @@ pub fn apply_stopped_markdown(message: &str, refused: bool, commit: &str) -> Str
             "❌ **Apply failed before any change.**"
         }
     );
-    let c: String = commit
-        .chars()
-        .filter(char::is_ascii_alphanumeric)
-        .take(40)
-        .collect();
-    let _ = writeln!(out, "Commit `{c}`\n");
+    let _ = writeln!(out, "Commit `{}`\n", commit_id(commit));
     for line in message.lines() {
         let _ = writeln!(out, "> {}", md_escape(line.trim_start()));
     }
@@ -542,12 +543,12 @@ pub fn apply_markdown(r: &crate::apply::ApplyReport, commit: Option<&str>, limit
         }
     );
     if let Some(c) = commit {
-        let c: String = c
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .take(40)
-            .collect();
-        let _ = writeln!(out, "Commit `{c}` · fingerprint `{}`\n", r.fingerprint);
+        let _ = writeln!(
+            out,
+            "Commit `{}` · fingerprint `{}`\n",
+            commit_id(c),
+            r.fingerprint
+        );
     }
     for e in &r.errors {
         let _ = writeln!(
@@ -564,11 +565,8 @@ pub fn apply_markdown(r: &crate::apply::ApplyReport, commit: Option<&str>, limit
     for (i, res) in r.results.iter().enumerate() {
         let c = &res.change;
         let status = match res.status {
-            Status::Applied => "applied",
-            Status::Converged => "converged",
-            Status::Failed => "**FAILED**",
-            Status::Skipped => "skipped",
-            Status::Partial => "partial",
+            Status::Failed => format!("**{}**", Status::Failed.label()),
+            other => other.label().to_string(),
         };
         let row = format!(
             "| {status} | {} | {} | {} | {} | {} | {} |\n",

@@ -77,6 +77,19 @@ pub enum Status {
     Partial,
 }
 
+impl Status {
+    /// The word the reports show: a failure in capitals, so it stands out.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Applied => "applied",
+            Status::Converged => "converged",
+            Status::Failed => "FAILED",
+            Status::Skipped => "skipped",
+            Status::Partial => "partial",
+        }
+    }
+}
+
 /// What happened to one change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeResult {

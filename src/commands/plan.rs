@@ -5,7 +5,7 @@ use std::path::Path;
 
 use jiff::civil::Date;
 
-use crate::apply::{ApplyReport, ChangeResult, Status};
+use crate::apply::{ApplyReport, ChangeResult};
 use crate::aws::Aws;
 use crate::cli::{ApplyArgs, Format, PlanArgs, Shard};
 use crate::engine;
@@ -277,15 +277,9 @@ pub fn report_text(r: &ApplyReport) -> String {
     }
     for res in &r.results {
         let c = &res.change;
-        let status = match res.status {
-            Status::Applied => "applied",
-            Status::Converged => "converged",
-            Status::Failed => "FAILED",
-            Status::Skipped => "skipped",
-            Status::Partial => "partial",
-        };
         s.push_str(&format!(
-            "{status:<9} {:<7} {} {} {} {}",
+            "{:<9} {:<7} {} {} {} {}",
+            res.status.label(),
             c.action.as_str(),
             c.account,
             c.region,
