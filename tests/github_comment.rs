@@ -200,6 +200,12 @@ fn sgops(server: &MockServer, dir: &Path, args: &[&str], extra: &[(&str, &str)])
     )
 }
 
+/// `sgops comment --pr 7 --plan PLAN` with only the GitHub environment.
+fn comment_on_7(server: &MockServer, dir: &Path, plan: &Path) -> Out {
+    let plan = plan.to_str().expect("UTF-8 temp path");
+    sgops(server, dir, &["comment", "--pr", "7", "--plan", plan], &[])
+}
+
 fn sgops_raw(dir: &Path, args: &[&str], base: &[(&str, &str)], extra: &[(&str, &str)]) -> Out {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sgops"));
     cmd.current_dir(dir).args(args).env_clear();
@@ -533,12 +539,7 @@ async fn second_run_edits_the_comment_in_place() {
     patch(&server, 55, 1).await;
     no_other_writes(&server).await;
 
-    let out = sgops(
-        &server,
-        dir.path(),
-        &["comment", "--pr", "7", "--plan", plan.to_str().unwrap()],
-        &[],
-    );
+    let out = comment_on_7(&server, dir.path(), &plan);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr.contains("#7: updated comment 55"),
@@ -571,12 +572,7 @@ async fn a_comment_of_another_marker_version_is_edited_not_doubled() {
     .await;
     patch(&server, 56, 1).await;
     no_other_writes(&server).await;
-    let out = sgops(
-        &server,
-        dir.path(),
-        &["comment", "--pr", "7", "--plan", plan.to_str().unwrap()],
-        &[],
-    );
+    let out = comment_on_7(&server, dir.path(), &plan);
     assert_eq!(out.code, 0, "{}", out.stderr);
     server.verify().await;
     assert!(one_body(&server, "PATCH").await.starts_with(PLAN_MARKER));
@@ -679,12 +675,7 @@ async fn marker_on_page_two_is_found_and_edited() {
     patch(&server, 4242, 1).await;
     no_other_writes(&server).await;
 
-    let out = sgops(
-        &server,
-        dir.path(),
-        &["comment", "--pr", "7", "--plan", plan.to_str().unwrap()],
-        &[],
-    );
+    let out = comment_on_7(&server, dir.path(), &plan);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr.contains("updated comment 4242"),
@@ -715,12 +706,7 @@ async fn a_quoted_marker_in_someone_elses_comment_is_not_taken_for_ours() {
     patch(&server, 11, 1).await;
     patch(&server, 10, 0).await;
     no_other_writes(&server).await;
-    let out = sgops(
-        &server,
-        dir.path(),
-        &["comment", "--pr", "7", "--plan", plan.to_str().unwrap()],
-        &[],
-    );
+    let out = comment_on_7(&server, dir.path(), &plan);
     assert_eq!(out.code, 0, "{}", out.stderr);
     server.verify().await;
 }
@@ -941,12 +927,7 @@ async fn many_accounts_and_errors_still_fit() {
     let file = write_plan(dir.path(), "plan.json", &plan);
     list(&server, vec![], 1).await;
     post(&server, 1).await;
-    let out = sgops(
-        &server,
-        dir.path(),
-        &["comment", "--pr", "7", "--plan", file.to_str().unwrap()],
-        &[],
-    );
+    let out = comment_on_7(&server, dir.path(), &file);
     assert_eq!(out.code, 0, "{}", out.stderr);
     server.verify().await;
     let body = one_body(&server, "POST").await;
@@ -1026,12 +1007,7 @@ async fn hostile_text_cannot_break_out() {
     let file = write_plan(dir.path(), "plan.json", &plan);
     list(&server, vec![], 1).await;
     post(&server, 1).await;
-    let out = sgops(
-        &server,
-        dir.path(),
-        &["comment", "--pr", "7", "--plan", file.to_str().unwrap()],
-        &[],
-    );
+    let out = comment_on_7(&server, dir.path(), &file);
     assert_eq!(out.code, 0, "{}", out.stderr);
     server.verify().await;
     let body = one_body(&server, "POST").await;
@@ -1325,12 +1301,7 @@ async fn a_file_that_is_not_a_plan_is_refused_before_github() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("plan.json");
     std::fs::write(&bad, "No changes.\n").unwrap();
-    let out = sgops(
-        &server,
-        dir.path(),
-        &["comment", "--pr", "7", "--plan", bad.to_str().unwrap()],
-        &[],
-    );
+    let out = comment_on_7(&server, dir.path(), &bad);
     assert_eq!(out.code, 1);
     assert!(
         out.stderr
@@ -1415,12 +1386,7 @@ async fn first_post_fails(status: u16, landed: bool) {
     post(&server, u64::from(!landed)).await;
     patch(&server, 9001, u64::from(landed)).await;
     no_other_writes(&server).await;
-    let out = sgops(
-        &server,
-        dir.path(),
-        &["comment", "--pr", "7", "--plan", plan.to_str().unwrap()],
-        &[],
-    );
+    let out = comment_on_7(&server, dir.path(), &plan);
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert!(
         out.stderr.contains("created comment 9001"),
@@ -1475,12 +1441,7 @@ async fn forbidden_says_which_permission() {
         .expect(1)
         .mount(&server)
         .await;
-    let out = sgops(
-        &server,
-        dir.path(),
-        &["comment", "--pr", "7", "--plan", plan.to_str().unwrap()],
-        &[],
-    );
+    let out = comment_on_7(&server, dir.path(), &plan);
     assert_eq!(out.code, 1);
     assert!(
         out.stderr.contains(
@@ -1527,12 +1488,7 @@ async fn edit_of_a_vanished_comment_is_not_found() {
         .expect(1)
         .mount(&server)
         .await;
-    let out = sgops(
-        &server,
-        dir.path(),
-        &["comment", "--pr", "7", "--plan", plan.to_str().unwrap()],
-        &[],
-    );
+    let out = comment_on_7(&server, dir.path(), &plan);
     assert_eq!(out.code, 1);
     assert!(
         out.stderr
