@@ -46,16 +46,17 @@ pub enum AwsError {
 }
 
 /// `Code: message` for service errors, the full source chain otherwise (timeouts, I/O).
+/// AWS text is untrusted: its control characters are escaped here, where it enters sgops.
 pub fn describe_sdk_error<E, R>(e: &aws_sdk_ec2::error::SdkError<E, R>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
     R: fmt::Debug,
 {
-    match (e.code(), e.message()) {
+    crate::escape::terminal(&match (e.code(), e.message()) {
         (Some(c), Some(m)) => format!("{c}: {m}"),
         (Some(c), None) => c.to_string(),
         _ => DisplayErrorContext(e).to_string(),
-    }
+    })
 }
 
 /// The error code of a failed call, when AWS sent one.

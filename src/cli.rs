@@ -43,7 +43,7 @@ pub enum Command {
     #[command(
         after_help = "In GitHub Actions (GITHUB_ACTIONS=true) each problem is also printed as an ::error annotation.\nExit: 0 clean (warnings allowed), 1 errors, 3 only guardrail violations."
     )]
-    Validate,
+    Validate(ValidateArgs),
 
     /// Read live state and show what apply would change.
     Plan(PlanArgs),
@@ -77,8 +77,26 @@ pub enum Format {
     Json,
 }
 
+/// Where the policy comes from: a pull request's own sgops.yaml may not loosen it.
+#[derive(Debug, Clone, Args)]
+pub struct PolicyArgs {
+    /// Take the policy (allowlist, guardrails, quotas, rule_tags, role_name, external_id)
+    /// from sgops.yaml at this git commit, the one the pull request targets; this checkout's
+    /// policy changes are shown apart and take effect after merge.
+    #[arg(long, value_name = "REF")]
+    pub policy_from: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct PlanArgs {
+    #[command(flatten)]
+    pub policy: PolicyArgs,
     /// Output format on standard output.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,

@@ -12,11 +12,16 @@ use serde::de::{self, MapAccess, Visitor};
 use serde_saphyr::Spanned;
 
 use crate::diag::{Diagnostic, Pos, Sources};
-use crate::rules::{check_aws_tag, is_valid_region};
+use crate::rules::{check_rule_tag, is_valid_region};
 use crate::yaml;
 
 /// The tag that marks a rule as managed by sgops; its value is the rule id.
 pub const RULE_TAG: &str = "sgops:rule";
+
+/// The tag in which sgops records the keys of the other tags it set on a rule,
+/// comma-separated and sorted: sgops deletes only tags listed there, so the tags others put
+/// on a rule (Firewall Manager's, a team's) survive adoption and every later change.
+pub const TAGS_TAG: &str = "sgops:tags";
 
 /// Validated configuration with every default resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,8 +58,19 @@ pub struct Account {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Guardrails {
     pub world_open_denied_ports: Vec<u16>,
+    /// Ingress peers broader than these prefixes over a denied port count as world-open.
+    pub world_open_prefix: WorldOpenPrefix,
     pub max_changes: usize,
     pub max_expiry_days: u32,
+}
+
+/// The broadest ingress peers (prefix lengths) allowed over a denied port: a single peer, or
+/// the union of a group's peers, covering more public addresses than one such network is
+/// world-open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorldOpenPrefix {
+    pub ipv4: u8,
+    pub ipv6: u8,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,6 +91,7 @@ impl Default for Config {
             rule_tags: BTreeMap::new(),
             guardrails: Guardrails {
                 world_open_denied_ports: vec![22, 3389],
+                world_open_prefix: WorldOpenPrefix { ipv4: 8, ipv6: 16 },
                 max_changes: 200,
                 max_expiry_days: 366,
             },
@@ -136,8 +153,16 @@ struct RawAllowlist {
 #[serde(deny_unknown_fields)]
 struct RawGuardrails {
     world_open_denied_ports: Option<Vec<Spanned<i64>>>,
+    world_open_prefix: Option<RawPrefix>,
     max_changes: Option<Spanned<i64>>,
     max_expiry_days: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrefix {
+    ipv4: Option<Spanned<i64>>,
+    ipv6: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -276,7 +301,12 @@ pub fn parse_partial(path: &str, text: &str) -> (Option<Config>, Vec<Diagnostic>
 
     if let Some(a) = raw.allowlist {
         if let Some(p) = a.parameter_prefix {
-            if !p.value.starts_with('/') || !p.value.ends_with('/') {
+            if let Some(c) = crate::escape::forbidden_char(&p.value) {
+                diags.push(Diagnostic::error(
+                    yaml::pos(path, &p),
+                    format!("allowlist.parameter_prefix contains the control character {c:?}"),
+                ));
+            } else if !p.value.starts_with('/') || !p.value.ends_with('/') {
                 diags.push(Diagnostic::error(
                     yaml::pos(path, &p),
                     "allowlist.parameter_prefix must start and end with `/` (the service name is appended)",
@@ -299,10 +329,17 @@ pub fn parse_partial(path: &str, text: &str) -> (Option<Config>, Vec<Diagnostic>
         cfg.role_name = r.value;
     }
     if let Some(e) = raw.external_id {
-        if e.value.len() < 2 || e.value.len() > 1224 {
+        // STS: 2 to 1224 characters of [\w+=,.@:/-].
+        if e.value.len() < 2
+            || e.value.len() > 1224
+            || !e
+                .value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_+=,.@:/-".contains(&b))
+        {
             diags.push(Diagnostic::error(
                 yaml::pos(path, &e),
-                "external_id must be 2 to 1224 characters",
+                "external_id must be 2 to 1224 characters of letters, digits and _+=,.@:/-",
             ));
         }
         cfg.external_id = Some(e.value);
@@ -379,7 +416,7 @@ pub fn parse_partial(path: &str, text: &str) -> (Option<Config>, Vec<Diagnostic>
                     at(&p),
                     format!("rule_tags must not set `{RULE_TAG}`: sgops sets it to the rule id"),
                 ));
-            } else if let Err(m) = check_aws_tag(k, v) {
+            } else if let Err(m) = check_rule_tag(k, v) {
                 diags.push(Diagnostic::error(at(&p), format!("rule_tags: {m}")));
             }
         }
@@ -397,6 +434,26 @@ pub fn parse_partial(path: &str, text: &str) -> (Option<Config>, Vec<Diagnostic>
                     )),
                 }
             }
+        }
+        if let Some(p) = g.world_open_prefix {
+            let mut bits = |v: Option<Spanned<i64>>, max: i64, key: &str, out: &mut u8| {
+                if let Some(v) = v {
+                    if (0..=max).contains(&v.value) {
+                        *out = v.value as u8;
+                    } else {
+                        diags.push(Diagnostic::error(
+                            yaml::pos(path, &v),
+                            format!(
+                                "guardrails.world_open_prefix.{key} must be a prefix length from 0 to {max}, not {}",
+                                v.value
+                            ),
+                        ));
+                    }
+                }
+            };
+            let w = &mut cfg.guardrails.world_open_prefix;
+            bits(p.ipv4, 32, "ipv4", &mut w.ipv4);
+            bits(p.ipv6, 128, "ipv6", &mut w.ipv6);
         }
         if let Some(m) = g.max_changes {
             cfg.guardrails.max_changes = positive(path, &m, "guardrails.max_changes", &mut diags);

@@ -52,6 +52,9 @@ pub enum Error {
 
     #[error(transparent)]
     GitHub(#[from] crate::github::GithubError),
+
+    #[error(transparent)]
+    PolicyFrom(#[from] crate::policy::PolicyError),
 }
 
 fn invalid_summary(errors: usize, guardrails: usize) -> String {

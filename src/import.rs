@@ -13,11 +13,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use crate::config::{Config, RULE_TAG};
+use crate::config::{Config, RULE_TAG, TAGS_TAG};
 use crate::live::LiveRule;
+use crate::rules::world_open;
 use crate::rules::{
-    Direction, Peer, Ports, Protocol, check_aws_tag, check_description, is_valid_rule_id,
-    world_open_breach,
+    Direction, Peer, Ports, Protocol, RuleSpec, check_description, check_rule_tag, is_valid_rule_id,
 };
 
 /// Longest rule id (`[a-z0-9][a-z0-9._-]{0,62}`).
@@ -139,31 +139,45 @@ fn comment_safe(s: &str) -> String {
         .collect()
 }
 
-/// The tags a rule file carries for `r`: all but `sgops:rule`, `aws:` ones and `rule_tags`,
-/// which sgops sets itself.
+/// The tags a rule file carries for `r`: all but sgops's own (`sgops:rule`, `sgops:tags`),
+/// `aws:` ones and `rule_tags`, which sgops sets itself.
 fn own_tags<'r>(r: &'r LiveRule, config: &Config) -> BTreeMap<&'r String, &'r String> {
     r.tags
         .iter()
         .filter(|(k, _)| {
-            k.as_str() != RULE_TAG
+            !k.starts_with("sgops:")
                 && !k.starts_with("aws:")
                 && !config.rule_tags.contains_key(k.as_str())
         })
         .collect()
 }
 
-/// Why `r` cannot be written as a rule that validates, if it cannot. The checks are the ones
-/// `validate` runs; `expires` is never written, so its guardrail cannot be broken.
-fn not_importable(r: &LiveRule, config: &Config) -> Option<String> {
-    if let Some(m) = world_open_breach(&r.spec, &config.guardrails.world_open_denied_ports) {
+/// Why `r` cannot be written as a rule that validates beside the rules already `kept`, if it
+/// cannot. The checks are the ones `validate` runs (the world-open guardrail over the union
+/// of the group's ingress too); `expires` is never written, so its guardrail cannot be broken.
+fn not_importable(
+    r: &LiveRule,
+    id: &str,
+    config: &Config,
+    kept: &[(String, RuleSpec)],
+) -> Option<String> {
+    if let Some(m) = world_open::breach(&r.spec, &config.guardrails) {
         return Some(m);
+    }
+    let mut with: Vec<(&str, &RuleSpec)> = kept.iter().map(|(id, s)| (id.as_str(), s)).collect();
+    with.push((id, &r.spec));
+    if let Some(b) = world_open::union_breaches(&with, &config.guardrails)
+        .into_iter()
+        .find(|b| b.rules.contains(&kept.len()))
+    {
+        return Some(b.message);
     }
     if let Some(Err(m)) = r.spec.description.as_deref().map(check_description) {
         return Some(format!("its description cannot be in a rule file: {m}"));
     }
     own_tags(r, config)
         .into_iter()
-        .find_map(|(k, v)| check_aws_tag(k, v).err())
+        .find_map(|(k, v)| check_rule_tag(k, v).err())
         .map(|m| format!("a tag cannot be in a rule file: {m}"))
 }
 
@@ -246,6 +260,7 @@ pub fn rule_file(rules: &[LiveRule], opts: &ImportOptions<'_>) -> Imported {
         warnings: Vec::new(),
     };
     let mut body = String::new();
+    let mut kept: Vec<(String, RuleSpec)> = Vec::new();
     for r in chosen {
         let tag = r.tags.get(RULE_TAG);
         let fresh = |used: &mut BTreeSet<String>| {
@@ -277,7 +292,7 @@ pub fn rule_file(rules: &[LiveRule], opts: &ImportOptions<'_>) -> Imported {
             }
             None => (fresh(&mut used), None),
         };
-        if let Some(reason) = not_importable(r, opts.config) {
+        if let Some(reason) = not_importable(r, &id, opts.config, &kept) {
             let fate = if tag.is_some() {
                 format!(
                     "it is tagged {RULE_TAG}, so the plan deletes it; remove that tag to keep it as a baseline rule sgops does not manage"
@@ -313,11 +328,17 @@ pub fn rule_file(rules: &[LiveRule], opts: &ImportOptions<'_>) -> Imported {
                     r.rule_id,
                     missing.join(", ")
                 ));
+            } else if !r.tags.contains_key(TAGS_TAG) {
+                out.warnings.push(format!(
+                    "{} (`{id}`) has no {TAGS_TAG} record of the tags sgops set (it was tagged by an earlier version), so the plan will show a one-time retag that writes it",
+                    r.rule_id
+                ));
             }
         }
         for line in rule_lines(r, &id, opts) {
             let _ = writeln!(body, "  {line}");
         }
+        kept.push((id, r.spec.clone()));
         out.written += 1;
     }
 
@@ -343,8 +364,22 @@ mod tests {
     use crate::diag::Severity;
     use crate::rules::{LoadOptions, RuleSpec, cross_file, parse_file};
 
-    /// An ingress tcp rule from 203.0.113.0/24; the helpers below change the rest.
+    /// An ingress tcp rule from 203.0.113.0/24; the helpers below change the rest. A rule
+    /// tagged `sgops:rule` carries the record of the other tags, as sgops sets them.
     fn live(desc: Option<&str>, ports: Ports, tags: &[(&str, &str)]) -> LiveRule {
+        let mut tags: BTreeMap<String, String> = tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        if tags.contains_key(RULE_TAG) {
+            let record: Vec<&str> = tags
+                .keys()
+                .filter(|k| *k != RULE_TAG)
+                .map(String::as_str)
+                .collect();
+            let record = record.join(",");
+            tags.insert(TAGS_TAG.to_string(), record);
+        }
         LiveRule {
             rule_id: format!("sgr-{:017x}", u64::from(ports.aws_pair().0 as u16)),
             group_id: "sg-12345678".into(),
@@ -355,10 +390,7 @@ mod tests {
                 peer: Peer::Cidr("203.0.113.0/24".parse().unwrap()),
                 description: desc.map(String::from),
             },
-            tags: tags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            tags,
         }
     }
 
@@ -411,7 +443,7 @@ mod tests {
             &mut diags,
         );
         if let Some(f) = file {
-            cross_file(&[f], &mut diags);
+            cross_file(&[f], &cfg.guardrails, &mut diags);
         }
         let bad: Vec<_> = diags
             .iter()
@@ -520,6 +552,27 @@ mod tests {
         );
         assert!(
             !got.text.contains("vpcx") && !got.text.contains("aws:x"),
+            "{}",
+            got.text
+        );
+    }
+
+    #[test]
+    fn rules_that_together_are_world_open_are_commented_out_from_the_one_completing_it() {
+        let cfg = Config::default();
+        // Two public /8s over SSH are more than the one allowed; a private /8 counts for none.
+        let rules = vec![
+            from(live(Some("a"), port(22), &[]), "3.0.0.0/8"),
+            from(live(Some("b"), port(22), &[]), "4.0.0.0/8"),
+            from(live(Some("c"), port(22), &[]), "10.0.0.0/8"),
+        ];
+        let got = rule_file(&rules, &opts(&cfg));
+        assert_eq!((got.written, got.commented), (2, 1), "{}", got.text);
+        assert_validates(&got.text, &cfg);
+        assert!(
+            got.text.contains(
+                "  # not imported: ingress rules `a` (3.0.0.0/8), `b` (4.0.0.0/8) together open tcp 22"
+            ),
             "{}",
             got.text
         );

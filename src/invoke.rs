@@ -23,8 +23,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::aws::{describe_sdk_error, error_code};
-use crate::config::RULE_TAG;
-use crate::rules::{Protocol, check_aws_tag, check_description, check_resource_id};
+use crate::config::{Guardrails, RULE_TAG};
+use crate::rules::world_open;
+use crate::rules::{
+    Direction, Peer, Ports, Protocol, RuleSpec, check_aws_tag, check_description, check_resource_id,
+};
 
 /// The only service sgops can invoke actions of.
 pub const SERVICE: &str = "ec2";
@@ -125,10 +128,12 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Paths and messages quote the caller's body: shown escaped.
+        let message = crate::escape::terminal(&self.message);
         if self.path.is_empty() {
-            f.write_str(&self.message)
+            f.write_str(&message)
         } else {
-            write!(f, "{}: {}", self.path, self.message)
+            write!(f, "{}: {message}", crate::escape::terminal(&self.path))
         }
     }
 }
@@ -432,6 +437,76 @@ impl Request {
             },
             _ => Vec::new(),
         }
+    }
+}
+
+impl Request {
+    /// The world-open guardrail of rule files, over what this body would open: each ingress
+    /// peer alone, and all of the body's peers together (per protocol and denied port). A
+    /// modify may target an ingress rule, so its new form is checked as one.
+    pub fn guardrail_breaches(&self, g: &Guardrails) -> Vec<String> {
+        let mut opened: Vec<(String, RuleSpec)> = Vec::new();
+        let mut add = |at: String, protocol: Option<&str>, from, to, peer: Peer| {
+            // No protocol (a modify that keeps it) could be any: checked as `all`.
+            let protocol = protocol.map_or(Some(Protocol::All), Protocol::parse);
+            if let Some(protocol) = protocol {
+                opened.push((
+                    at,
+                    RuleSpec {
+                        direction: Direction::Ingress,
+                        protocol,
+                        ports: Ports::from_aws(protocol, from, to),
+                        peer,
+                        description: None,
+                    },
+                ));
+            }
+        };
+        match self {
+            Request::AuthorizeIngress(b) => {
+                for (i, p) in b.ip_permissions.iter().enumerate() {
+                    let proto = Some(p.ip_protocol.as_str());
+                    for (j, r) in p.ip_ranges.iter().flatten().enumerate() {
+                        if let Ok(n) = r.cidr_ip.parse::<Ipv4Net>() {
+                            let at = format!("IpPermissions[{i}].IpRanges[{j}]");
+                            add(at, proto, p.from_port, p.to_port, Peer::Cidr(n));
+                        }
+                    }
+                    for (j, r) in p.ipv6_ranges.iter().flatten().enumerate() {
+                        if let Ok(n) = r.cidr_ipv6.parse::<Ipv6Net>() {
+                            let at = format!("IpPermissions[{i}].Ipv6Ranges[{j}]");
+                            add(at, proto, p.from_port, p.to_port, Peer::CidrIpv6(n));
+                        }
+                    }
+                }
+            }
+            Request::ModifyRules(b) => {
+                for (i, u) in b.security_group_rules.iter().enumerate() {
+                    let r = &u.security_group_rule;
+                    let at = format!("SecurityGroupRules[{i}].SecurityGroupRule");
+                    let proto = r.ip_protocol.as_deref();
+                    if let Some(n) = r.cidr_ipv4.as_deref().and_then(|c| c.parse().ok()) {
+                        add(at.clone(), proto, r.from_port, r.to_port, Peer::Cidr(n));
+                    }
+                    if let Some(n) = r.cidr_ipv6.as_deref().and_then(|c| c.parse().ok()) {
+                        add(at, proto, r.from_port, r.to_port, Peer::CidrIpv6(n));
+                    }
+                }
+            }
+            _ => {}
+        }
+        let mut out: Vec<String> = opened
+            .iter()
+            .filter_map(|(at, spec)| world_open::breach(spec, g).map(|m| format!("{at}: {m}")))
+            .collect();
+        let labelled: Vec<(&str, &RuleSpec)> =
+            opened.iter().map(|(at, s)| (at.as_str(), s)).collect();
+        out.extend(
+            world_open::union_breaches(&labelled, g)
+                .into_iter()
+                .map(|b| b.message),
+        );
+        out
     }
 }
 
@@ -902,13 +977,21 @@ impl Checker {
         }
     }
 
+    /// Security-group rules only (`sgr-…`): tagging a whole group, an instance or anything
+    /// else `vpcx:skip_enforcement` would exempt it from baseline enforcement.
     fn resources(&mut self, resources: &[String]) {
         if resources.is_empty() {
             self.err("Resources", "is empty: give the ids to tag");
         }
         for (i, r) in resources.iter().enumerate() {
-            if r.trim().is_empty() {
-                self.err(format!("Resources[{i}]"), "is empty");
+            if !check_resource_id(r, "sgr-") {
+                self.err(
+                    format!("Resources[{i}]"),
+                    format!(
+                        "`{}` is not a security group rule id (sgr- and 8 or 17 hex digits): sgops tags only security-group rules",
+                        crate::escape::terminal(r)
+                    ),
+                );
             }
         }
     }
@@ -1769,10 +1852,18 @@ mod tests {
         assert!(
             parse(
                 Action::DeleteTags,
-                r#"{"Resources": ["sg-0123456789abcdef0"]}"#
+                r#"{"Resources": ["sgr-0123456789abcdef0"]}"#
             )
             .is_ok()
         );
+        // Only security-group rules: not a group, an instance, or anything else.
+        for id in ["sg-0123456789abcdef0", "i-0123456789abcdef0", "*", ""] {
+            for action in [Action::CreateTags, Action::DeleteTags] {
+                let body = format!(r#"{{"Resources": ["{id}"], "Tags": [{{"Key": "k"}}]}}"#);
+                let e = parse_err(action, &body);
+                assert_eq!(paths(&e), ["Resources[0]"], "{id}");
+            }
+        }
         assert!(parse(Action::DescribeRules, "{}").is_ok());
         assert!(
             parse(

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::allowlist::Allowlist;
-use crate::config::{Config, RULE_TAG};
+use crate::config::{Config, RULE_TAG, TAGS_TAG};
 use crate::live::{LiveGroup, LiveRule, LiveTarget, PrefixList, Target};
 use crate::rules::{Desired, DesiredRule, Direction, GroupRef, Peer, RuleSpec, RuleView};
 
@@ -30,6 +30,14 @@ pub struct Plan {
     pub summary: Summary,
     pub changes: Vec<Change>,
     pub errors: Vec<PlanError>,
+    /// What a reviewer should know that stops nothing (an adopted rule that carries tags
+    /// sgops did not set and keeps). An addition to SPEC's format.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<PlanError>,
+    /// How the pull request's sgops.yaml changes the policy the plan was made under (the
+    /// base branch's): shown apart, in effect after merge. An addition to SPEC's format.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_changes: Vec<crate::policy::PolicyChange>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,16 +174,32 @@ impl Plan {
         let mut h = Sha256::new();
         let mut changes = Vec::new();
         let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        let mut policy_changes = Vec::new();
         for p in plans {
             h.update(format!("{}\n", p.fingerprint));
             changes.extend(p.changes);
             errors.extend(p.errors);
+            warnings.extend(p.warnings);
+            // Every shard plans under the same policy: one list says it.
+            if policy_changes.is_empty() {
+                policy_changes = p.policy_changes;
+            }
         }
-        finish(
+        let mut plan = finish(
             changes,
             errors,
+            warnings,
             format!("sha256:{}", hex::encode(h.finalize())),
-        )
+        );
+        plan.policy_changes = policy_changes;
+        plan
+    }
+
+    /// The plan written when the rules could not be planned at all (they are invalid): no
+    /// changes, only the errors, so a pull request's comment shows why.
+    pub fn not_made(errors: Vec<PlanError>) -> Plan {
+        finish(Vec::new(), errors, Vec::new(), "none".into())
     }
 
     pub fn has_changes(&self) -> bool {
@@ -207,6 +231,7 @@ struct Wanted<'a> {
 pub fn plan(input: &PlanInput<'_>) -> Plan {
     let mut changes = Vec::new();
     let mut errors = Vec::new();
+    let mut warnings = Vec::new();
     let mut hasher = Sha256::new();
     // rule_tags go on every desired rule: a change to them changes what apply would do.
     hasher.update(format!("R {:?}\n", input.config.rule_tags));
@@ -295,6 +320,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
                 prefix_lists: &live.prefix_lists,
             };
             let mut group_changes = ctx.diff(&active);
+            warnings.extend(ctx.kept_tags(&group_changes, &active).into_iter().map(err));
             // An expired rule's delete still names the file that declares it.
             for c in group_changes.iter_mut().filter(|c| c.file.is_none()) {
                 c.file = wanted
@@ -311,12 +337,18 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     finish(
         changes,
         errors,
+        warnings,
         format!("sha256:{}", hex::encode(hasher.finalize())),
     )
 }
 
-/// Sorts, counts and wraps changes and errors into a plan.
-fn finish(mut changes: Vec<Change>, mut errors: Vec<PlanError>, fingerprint: String) -> Plan {
+/// Sorts, counts and wraps changes, errors and warnings into a plan.
+fn finish(
+    mut changes: Vec<Change>,
+    mut errors: Vec<PlanError>,
+    mut warnings: Vec<PlanError>,
+    fingerprint: String,
+) -> Plan {
     changes.sort_by(|a, b| {
         (
             &a.account,
@@ -336,6 +368,7 @@ fn finish(mut changes: Vec<Change>, mut errors: Vec<PlanError>, fingerprint: Str
             ))
     });
     errors.sort();
+    warnings.sort();
     let mut summary = Summary::default();
     for c in &changes {
         *match c.action {
@@ -356,6 +389,8 @@ fn finish(mut changes: Vec<Change>, mut errors: Vec<PlanError>, fingerprint: Str
         summary,
         changes,
         errors,
+        warnings,
+        policy_changes: Vec::new(),
     }
 }
 
@@ -382,12 +417,53 @@ struct GroupCtx<'a> {
 }
 
 impl GroupCtx<'_> {
-    /// Every tag a desired rule carries in AWS.
+    /// The tags sgops sets on a desired rule: `rule_tags`, the rule's own, and `sgops:rule`
+    /// (the record of set keys, `sgops:tags`, is added by [`Self::tag_ops`]).
     fn full_tags(&self, r: &DesiredRule) -> BTreeMap<String, String> {
         let mut t = self.config.rule_tags.clone();
         t.extend(r.tags.iter().map(|(k, v)| (k.clone(), v.clone())));
         t.insert(RULE_TAG.to_string(), r.id.clone());
         t
+    }
+
+    /// The tags of a rule sgops creates: all it sets, and their record.
+    fn created_tags(want: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut t = want.clone();
+        let keys: BTreeSet<&str> = want.keys().map(String::as_str).collect();
+        let record = tag_record(&keys);
+        if !record.is_empty() {
+            t.insert(TAGS_TAG.to_string(), record);
+        }
+        t
+    }
+
+    /// For each adoption of a rule that carries tags sgops did not set: a warning that they
+    /// are kept (sgops never deletes a tag it did not set).
+    fn kept_tags(&self, changes: &[Change], wanted: &[&Wanted]) -> Vec<String> {
+        changes
+            .iter()
+            .filter(|c| c.action == Action::Adopt)
+            .filter_map(|c| {
+                let before = c.before.as_ref()?;
+                let w = wanted.iter().find(|w| w.rule.id == c.rule)?;
+                let want = self.full_tags(w.rule);
+                let others: Vec<&str> = before
+                    .tags
+                    .keys()
+                    .filter(|k| !want.contains_key(*k))
+                    .map(String::as_str)
+                    .collect();
+                (!others.is_empty()).then(|| {
+                    format!(
+                        "security group {}: adopting {} as `{}`, which carries tags sgops did not set ({}): they are kept, and sgops will never delete them",
+                        c.security_group,
+                        c.live_rule_id.as_deref().unwrap_or("?"),
+                        c.rule,
+                        others.join(", ")
+                    )
+                })
+            })
+            .collect()
     }
 
     fn allowed(&self, action: &str) -> bool {
@@ -424,28 +500,66 @@ impl GroupCtx<'_> {
                 let id = l.tags.get(RULE_TAG).map_or("", String::as_str);
                 RuleView::new(id, &l.spec, l.tags.clone())
             }),
-            after: wanted.map(|w| RuleView::desired(w.rule, self.full_tags(w.rule))),
+            after: wanted.map(|w| RuleView::desired(w.rule, tags_after(live, &ops))),
             file: wanted.map(|w| w.file.to_string()),
             ops,
         }
     }
 
-    /// Tag writes that turn `have` into `want`; `aws:` tags cannot be touched and are kept.
+    /// Tag writes that give a live rule (tagged `have`) the tags sgops sets (`want`), with
+    /// the record of what sgops set in `sgops:tags`.
+    ///
+    /// Only tags sgops set can be deleted: those the record lists (for a rule sgops managed
+    /// before it kept records, the tags it wants that the rule carries). A tag someone else
+    /// put on the rule stays, whatever the rule file says. The record afterwards: what it
+    /// listed and sgops still sets, plus what this change writes; a tag that already had the
+    /// wanted value was not set by sgops and is not recorded.
     fn tag_ops(
         rule_id: &str,
         have: &BTreeMap<String, String>,
         want: &BTreeMap<String, String>,
     ) -> Vec<Op> {
-        let add: BTreeMap<String, String> = want
+        let recorded: BTreeSet<&str> = match have.get(TAGS_TAG) {
+            Some(r) => r.split(',').filter(|k| !k.is_empty()).collect(),
+            None if have.contains_key(RULE_TAG) => want
+                .keys()
+                .filter(|k| have.contains_key(*k))
+                .map(String::as_str)
+                .collect(),
+            None => BTreeSet::new(),
+        };
+        let mut add: BTreeMap<String, String> = want
             .iter()
             .filter(|(k, v)| have.get(*k) != Some(*v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let remove: Vec<String> = have
-            .keys()
-            .filter(|k| !want.contains_key(*k) && !k.starts_with("aws:"))
-            .cloned()
+        let mut remove: Vec<String> = recorded
+            .iter()
+            .filter(|k| {
+                !want.contains_key(**k)
+                    && have.contains_key(**k)
+                    && !k.starts_with("aws:")
+                    && **k != RULE_TAG
+                    && **k != TAGS_TAG
+            })
+            .map(|k| k.to_string())
             .collect();
+        let owned: BTreeSet<&str> = recorded
+            .iter()
+            .copied()
+            .filter(|k| want.contains_key(*k))
+            .chain(add.keys().map(String::as_str))
+            .collect();
+        let record = tag_record(&owned);
+        match have.get(TAGS_TAG) {
+            Some(old) if *old == record => {}
+            Some(_) if record.is_empty() => remove.push(TAGS_TAG.to_string()),
+            _ if record.is_empty() => {}
+            _ => {
+                add.insert(TAGS_TAG.to_string(), record);
+            }
+        }
+        remove.sort();
         let mut ops = Vec::new();
         if !add.is_empty() {
             ops.push(Op::CreateTags {
@@ -534,7 +648,7 @@ impl GroupCtx<'_> {
             // 4. Nothing to reuse: create.
             let ops = vec![Op::Authorize {
                 spec: d.spec.clone(),
-                tags: want_tags,
+                tags: Self::created_tags(&want_tags),
             }];
             out.push(self.change(&d.id, Action::Create, None, Some(w), ops));
         }
@@ -586,7 +700,7 @@ impl GroupCtx<'_> {
             vec![
                 Op::Authorize {
                     spec: d.spec.clone(),
-                    tags: want_tags.clone(),
+                    tags: Self::created_tags(want_tags),
                 },
                 Op::Revoke {
                     direction: live.spec.direction,
@@ -669,4 +783,33 @@ impl GroupCtx<'_> {
             over.join(" and ")
         ))
     }
+}
+
+/// The value of `sgops:tags` for the keys sgops set: sorted, comma-separated, without
+/// `sgops:rule` (always sgops's) and the record itself.
+fn tag_record(keys: &BTreeSet<&str>) -> String {
+    keys.iter()
+        .copied()
+        .filter(|k| *k != RULE_TAG && *k != TAGS_TAG)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A rule's tags once `ops` are applied: a created rule has the tags it is created with; a
+/// live one keeps what no op deletes.
+fn tags_after(live: Option<&LiveRule>, ops: &[Op]) -> BTreeMap<String, String> {
+    let mut t = live.map(|l| l.tags.clone()).unwrap_or_default();
+    for op in ops {
+        match op {
+            Op::Authorize { tags, .. } => t = tags.clone(),
+            Op::CreateTags { tags, .. } => {
+                t.extend(tags.iter().map(|(k, v)| (k.clone(), v.clone())))
+            }
+            Op::DeleteTags { keys, .. } => keys.iter().for_each(|k| {
+                t.remove(k);
+            }),
+            Op::Modify { .. } | Op::Revoke { .. } => {}
+        }
+    }
+    t
 }

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use similar::{ChangeTag, TextDiff};
 
+use crate::escape::terminal;
 use crate::plan::{Action, Change, Plan, PlanError};
 use crate::rules::RuleView;
 
@@ -54,7 +55,8 @@ pub fn summary_line(plan: &Plan) -> String {
     line
 }
 
-/// A rule as YAML-like lines, for diffs.
+/// A rule as YAML-like lines, for diffs. Values come from rule files and AWS: every control
+/// character is escaped, so no value can add a line to the diff (or to a CI log).
 fn rule_lines(v: &RuleView) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "direction: {}", v.direction);
@@ -76,11 +78,11 @@ fn rule_lines(v: &RuleView) -> String {
         ("description", &v.description),
     ] {
         if let Some(val) = val {
-            let _ = writeln!(s, "{k}: {val}");
+            let _ = writeln!(s, "{k}: {}", terminal(val));
         }
     }
     for (k, val) in &v.tags {
-        let _ = writeln!(s, "tag {k}: {val}");
+        let _ = writeln!(s, "tag {}: {}", terminal(k), terminal(val));
     }
     s
 }
@@ -163,33 +165,62 @@ pub fn text(plan: &Plan, color: bool) -> String {
     };
     let bold = Style::new().bold();
     let mut out = String::new();
+    if !plan.policy_changes.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            paint(
+                "Policy changes in sgops.yaml (take effect after merge; this plan obeys the base branch's):",
+                bold
+            )
+        );
+        for c in &plan.policy_changes {
+            let _ = writeln!(
+                out,
+                "  {}: {} -> {}",
+                terminal(&c.key),
+                terminal(&c.base),
+                terminal(&c.proposed)
+            );
+        }
+        out.push('\n');
+    }
     if plan.changes.is_empty() && plan.errors.is_empty() {
         out.push_str("No changes. Live security-group rules match the rule files.\n");
+        warnings_text(&mut out, plan);
         return out;
     }
     for ((account, account_id, region), changes) in by_target(plan) {
         let _ = writeln!(
             out,
             "{}",
-            paint(&format!("{account} ({account_id}) {region}"), bold)
+            paint(
+                &terminal(&format!("{account} ({account_id}) {region}")),
+                bold
+            )
         );
         let mut group = "";
         for c in changes {
             if c.security_group != group {
                 group = &c.security_group;
-                let _ = writeln!(out, "  {group}");
+                let _ = writeln!(out, "  {}", terminal(group));
             }
-            let head = format!("{:>3} {} {}", symbol(c.action), c.action.as_str(), c.rule);
+            let head = format!(
+                "{:>3} {} {}",
+                symbol(c.action),
+                c.action.as_str(),
+                terminal(&c.rule)
+            );
             let _ = write!(out, "    {}", paint(&head, style(c.action)));
             if let Some(id) = &c.live_rule_id {
-                let _ = write!(out, " ({id})");
+                let _ = write!(out, " ({})", terminal(id));
             }
             out.push('\n');
             if !c.allowed {
                 let denied: Vec<&str> = c.api_actions.iter().map(String::as_str).collect();
                 let line = format!(
                     "        denied: needs {} (not in the allow-list)",
-                    denied.join(", ")
+                    terminal(&denied.join(", "))
                 );
                 let _ = writeln!(
                     out,
@@ -218,13 +249,38 @@ pub fn text(plan: &Plan, color: bool) -> String {
             )
         );
         for e in &plan.errors {
-            let _ = writeln!(out, "  {} {}: {}", e.account, e.region, e.message);
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                terminal(&e.account),
+                terminal(&e.region),
+                terminal(&e.message)
+            );
         }
         out.push('\n');
     }
+    warnings_text(&mut out, plan);
     let _ = writeln!(out, "Plan: {}.", summary_line(plan));
     let _ = writeln!(out, "Fingerprint: {}", plan.fingerprint);
     out
+}
+
+/// The plan's warnings, one line each, after a heading.
+fn warnings_text(out: &mut String, plan: &Plan) {
+    if plan.warnings.is_empty() {
+        return;
+    }
+    out.push_str("Warnings:\n");
+    for w in &plan.warnings {
+        let _ = writeln!(
+            out,
+            "  {} {}: {}",
+            terminal(&w.account),
+            terminal(&w.region),
+            terminal(&w.message)
+        );
+    }
+    out.push('\n');
 }
 
 /// Escapes text from rule files or AWS for Markdown and HTML: no tags, no table breaks,

@@ -8,6 +8,7 @@ use jiff::civil::Date;
 
 use crate::config::{self, Config};
 use crate::diag::{self, Diagnostic, Severity, Sources};
+use crate::policy::{self, PolicyChange};
 use crate::rules::{self, Desired, LoadOptions};
 
 /// What was loaded, with every problem found on the way.
@@ -22,14 +23,35 @@ pub struct Repo {
     pub diagnostics: Vec<Diagnostic>,
     pub sources: Sources,
     pub files_read: usize,
+    /// How sgops.yaml here differs in policy from the base it was loaded under
+    /// ([`Repo::load_under`]); empty otherwise.
+    pub policy_changes: Vec<PolicyChange>,
 }
 
 impl Repo {
     /// Loads the configuration, then the rules against it, even when the configuration has
     /// problems of its own: one run shows them all.
     pub fn load(config_path: &Path, rules_dir: &Path, today: Date) -> Repo {
+        Repo::load_under(config_path, rules_dir, today, None)
+    }
+
+    /// [`Repo::load`], with the policy of `base` (the base branch's configuration) in force:
+    /// the rules are checked against the base's guardrails, and the configuration that comes
+    /// back carries the base's policy. What this sgops.yaml changes in the policy is listed
+    /// in `policy_changes`.
+    pub fn load_under(
+        config_path: &Path,
+        rules_dir: &Path,
+        today: Date,
+        base: Option<&Config>,
+    ) -> Repo {
         let mut sources = Sources::default();
-        let (config, mut diagnostics) = config::load_partial(config_path, &mut sources);
+        let (mut config, mut diagnostics) = config::load_partial(config_path, &mut sources);
+        let mut policy_changes = Vec::new();
+        if let (Some(proposed), Some(base)) = (&config, base) {
+            policy_changes = policy::changes(base, proposed);
+            config = Some(policy::under_base(proposed, base));
+        }
         let mut desired = Desired::default();
         let mut files_read = 0;
         if let Some(cfg) = &config {
@@ -46,6 +68,7 @@ impl Repo {
             diagnostics,
             sources,
             files_read,
+            policy_changes,
         }
     }
 

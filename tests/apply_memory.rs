@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use builders::*;
 use sgops::allowlist::Allowlist;
 use sgops::apply::{ChangeResult, Ec2Write, Status, WriteError, apply_group_with};
-use sgops::config::{Config, RULE_TAG};
+use sgops::config::{Config, RULE_TAG, TAGS_TAG};
 use sgops::live::LiveRule;
 use sgops::live::memory::MemEc2;
 use sgops::plan::{Action, Plan};
@@ -313,18 +313,23 @@ async fn tag_writes_are_batched_by_identical_tag_set() {
     let mut live = LiveB::from_desired(&cfg, &d);
     cfg.rule_tags.insert(RULE_TAGS_KEY.into(), "yes".into());
     live.rule(G, "c").tags.remove("team");
-    live.rule(G, "d").tags.insert("old".into(), "1".into());
-    live.rule(G, "e").tags.insert("old".into(), "2".into());
+    // `old` was set by sgops earlier: the record lists it.
+    for (r, v) in [("d", "1"), ("e", "2")] {
+        let t = &mut live.rule(G, r).tags;
+        t.insert("old".into(), v.into());
+        t.insert(TAGS_TAG.into(), "old,vpcx:skip_enforcement".into());
+    }
     let mem = mem_from(&live);
     let p = plan_mem(&cfg, &d, &mem, &allow_all()).await;
     assert_eq!(p.summary.retag, 5, "{}", render::text(&p, false));
     let rec = Rec::new(&mem);
     let results = apply_plan(&rec, &p).await;
     assert!(results.iter().all(|r| r.status == Status::Applied));
-    // {vpcx: yes} for a, b, d, e; {team, vpcx} for c; delete `old` from d and e.
+    // {vpcx: yes} for a and b; {team, vpcx} for c; {vpcx, the record without `old`} for d
+    // and e; delete `old` from d and e.
     assert_eq!(
         writes(&mem),
-        w(&[("create_tags", 2), ("delete_tags", 1)]),
+        w(&[("create_tags", 3), ("delete_tags", 1)]),
         "{:#?}",
         rec.names()
     );
@@ -651,7 +656,10 @@ fn busy(cfg: &Config) -> (Desired, LiveB) {
     live.rule(G, "replace").spec.direction = Direction::Ingress;
     let r = live.rule(G, "retag");
     r.tags.remove("team");
+    // A tag sgops set earlier (it is in the record) and no longer wants.
     r.tags.insert("stale".into(), "1".into());
+    r.tags
+        .insert(TAGS_TAG.into(), "stale,team,vpcx:skip_enforcement".into());
     r.tags
         .insert("aws:cloudformation:stack-name".into(), "s".into());
     let x = rule("expired").port(7);

@@ -60,7 +60,11 @@ async fn import_round_trip_gives_only_adopt() {
         22,
         "10.0.0.0/8",
         Some("Bastion"),
-        &[("sgops:rule", "bastion"), ("vpcx:skip_enforcement", "yes")],
+        &[
+            ("sgops:rule", "bastion"),
+            ("sgops:tags", "vpcx:skip_enforcement"),
+            ("vpcx:skip_enforcement", "yes"),
+        ],
     )
     .await;
 
@@ -166,7 +170,11 @@ async fn import_only_untagged_takes_no_id_of_a_tagged_rule() {
         80,
         "10.0.0.0/8",
         Some("Web"),
-        &[("sgops:rule", "web"), ("vpcx:skip_enforcement", "yes")],
+        &[
+            ("sgops:rule", "web"),
+            ("sgops:tags", "vpcx:skip_enforcement"),
+            ("vpcx:skip_enforcement", "yes"),
+        ],
     )
     .await;
     add_ingress(&ec2, &group, 443, 443, "10.0.0.0/8", Some("Web"), &[]).await;
@@ -308,13 +316,28 @@ async fn import_warns_where_the_plan_will_retag() {
     let vpc = create_vpc(&ec2).await;
     let group = create_group(&ec2, &vpc, "app").await;
     let ours = [("vpcx:skip_enforcement", "yes")];
-    let tagged = |id: &'static str| [("sgops:rule", id), ours[0]];
+    let tagged = |id: &'static str| {
+        [
+            ("sgops:rule", id),
+            ("sgops:tags", "vpcx:skip_enforcement"),
+            ours[0],
+        ]
+    };
     let perm = |port| permission("tcp", Some((port, port)), "10.0.0.0/8", None);
     // Two rules tagged `dup`: the first in order (port 443) keeps the id.
     let keeper = authorize(&ec2, &group, false, perm(443), &tagged("dup")).await;
     let second = authorize(&ec2, &group, false, perm(8443), &tagged("dup")).await;
     let bad = authorize(&ec2, &group, false, perm(80), &tagged("Not An Id")).await;
     let bare = authorize(&ec2, &group, false, perm(81), &[("sgops:rule", "bare")]).await;
+    // Tagged by a version of sgops that kept no record of the tags it set.
+    let old = authorize(
+        &ec2,
+        &group,
+        false,
+        perm(82),
+        &[("sgops:rule", "old"), ours[0]],
+    )
+    .await;
 
     let path = repo.path().join("rules/app/us-east-1/imported.yaml");
     let (code, _, err) = repo.sgops(&[
@@ -338,6 +361,9 @@ async fn import_warns_where_the_plan_will_retag() {
                 "warning: {bare} (`bare`) lacks rule_tags vpcx:skip_enforcement=yes of sgops.yaml, so the plan will show a retag for it"
             ),
             format!(
+                "warning: {old} (`old`) has no sgops:tags record of the tags sgops set (it was tagged by an earlier version), so the plan will show a one-time retag that writes it"
+            ),
+            format!(
                 "warning: {keeper} and {second} both carry sgops:rule=dup: {keeper} keeps `dup`, {second} is imported as `dup-2`, so the plan will show a retag for it"
             ),
         ],
@@ -349,7 +375,12 @@ async fn import_warns_where_the_plan_will_retag() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         actions(&plan),
-        ["bare:retag", "dup-2:retag", "ingress-tcp-80:retag"]
+        [
+            "bare:retag",
+            "dup-2:retag",
+            "ingress-tcp-80:retag",
+            "old:retag"
+        ]
     );
 }
 

@@ -859,3 +859,115 @@ async fn delete_tags_removes_only_the_named_tag() {
         [("owner".to_string(), "payments".to_string())]
     );
 }
+
+#[tokio::test]
+async fn the_world_open_guardrail_holds_for_invoke_bodies_and_nothing_is_called() {
+    let w = world(Some(
+        r#"{"authorize_security_group_ingress","modify_security_group_rules"}"#,
+    ))
+    .await;
+    let proxy = FaultProxy::start(&[]);
+    let invoke = |action: &str, body: &str| {
+        std::fs::write(w.repo.path().join("body.json"), body).expect("write body");
+        Run::from(w.repo.sgops_via(
+            &proxy.url,
+            &[
+                "invoke",
+                "app",
+                "us-east-1",
+                "ec2",
+                action,
+                "--body",
+                "body.json",
+            ],
+        ))
+    };
+    // The whole internet over SSH, then in halves, then as two public /8s in one body.
+    let world_open = w.authorize_body(22, "0.0.0.0/0");
+    let halves = format!(
+        r#"{{"GroupId": "{}", "IpPermissions": [{{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+            "IpRanges": [{{"CidrIp": "0.0.0.0/1"}}, {{"CidrIp": "128.0.0.0/1"}}]}}]}}"#,
+        w.group
+    );
+    let slash_eights = format!(
+        r#"{{"GroupId": "{}", "IpPermissions": [
+            {{"IpProtocol": "-1", "IpRanges": [{{"CidrIp": "3.0.0.0/8"}}]}},
+            {{"IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389, "IpRanges": [{{"CidrIp": "4.0.0.0/8"}}]}}]}}"#,
+        w.group
+    );
+    for (body, says) in [
+        (
+            &world_open,
+            "IpPermissions[0].IpRanges[0]: ingress from 0.0.0.0/0 opens tcp 22",
+        ),
+        (
+            &halves,
+            "IpPermissions[0].IpRanges[1]: ingress from 128.0.0.0/1 (broader than a /8",
+        ),
+        (
+            &slash_eights,
+            "ingress rules `IpPermissions[0].IpRanges[0]` (3.0.0.0/8), `IpPermissions[1].IpRanges[0]` (4.0.0.0/8) together open tcp 3389",
+        ),
+    ] {
+        let r = invoke("authorize_security_group_ingress", body);
+        assert_eq!(r.code, 3, "{r:?}");
+        assert!(r.err.contains("refused by guardrails"), "{r:?}");
+        assert!(r.err.contains(says), "{says}\n{r:?}");
+    }
+    // A modify that would turn a rule into world-open RDP: refused the same way.
+    let modify = r#"{"GroupId": "sg-0123456789abcdef0", "SecurityGroupRules": [{"SecurityGroupRuleId": "sgr-0123456789abcdef0",
+        "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 3389, "ToPort": 3389, "CidrIpv4": "0.0.0.0/0"}}]}"#;
+    let r = invoke("modify_security_group_rules", modify);
+    assert_eq!(r.code, 3, "{r:?}");
+    assert!(
+        r.err.contains("ingress from 0.0.0.0/0 opens tcp 3389"),
+        "{r:?}"
+    );
+    // Each refusal read the allow-list and nothing else: no AssumeRole, no EC2 call.
+    assert_eq!(
+        proxy.stats()["by_action"],
+        serde_json::json!({"GetParameter": 4})
+    );
+    assert!(ingress(&w.ec2, &w.group).await.is_empty());
+    // Private and narrow sources stay allowed.
+    let r = invoke(
+        "authorize_security_group_ingress",
+        &w.authorize_body(22, "10.0.0.0/8"),
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+}
+
+#[tokio::test]
+async fn create_tags_takes_only_security_group_rule_ids() {
+    let w = world(Some(r#"{"create_tags"}"#)).await;
+    for id in [
+        w.group.as_str(),
+        "i-0123456789abcdef0",
+        "vpc-0123456789abcdef0",
+        "*",
+    ] {
+        let body = format!(
+            r#"{{"Resources": ["{id}"], "Tags": [{{"Key": "vpcx:skip_enforcement", "Value": "yes"}}]}}"#
+        );
+        let r = w.invoke("ec2", "create_tags", &body, &[]);
+        assert_eq!(r.code, 1, "{id}: {r:?}");
+        assert!(
+            r.err.contains("Resources[0]: `") && r.err.contains("is not a security group rule id"),
+            "{id}: {r:?}"
+        );
+    }
+    // The group was not tagged.
+    let groups = w
+        .ec2
+        .describe_security_groups()
+        .group_ids(&w.group)
+        .send()
+        .await
+        .expect("describe");
+    let tags = groups.security_groups()[0].tags();
+    assert!(
+        tags.iter()
+            .all(|t| t.key() != Some("vpcx:skip_enforcement")),
+        "{tags:?}"
+    );
+}

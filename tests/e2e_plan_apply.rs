@@ -751,3 +751,79 @@ async fn too_many_changes_need_allow_many() {
         "two results and a summary line:\n{journal}"
     );
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .output()
+        .expect("run git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test]
+async fn a_pull_request_is_planned_under_the_base_branch_policy() {
+    // The base allows creating ingress rules only.
+    let w = world(r#"{"authorize_security_group_ingress","create_tags"}"#, "").await;
+    let dir = w.repo.path();
+    git(dir, &["init", "-q"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "base"]);
+    let base = git(dir, &["rev-parse", "HEAD"]);
+    // The pull request points the allow-list at a parameter of its choosing that allows
+    // everything, and adds an egress rule.
+    let theirs = format!("{}theirs/", w.repo.prefix);
+    put_allowlist(&format!("{theirs}ec2"), ALL_ACTIONS, false).await;
+    let cfg = std::fs::read_to_string(dir.join("sgops.yaml")).expect("read sgops.yaml");
+    std::fs::write(dir.join("sgops.yaml"), cfg.replace(&w.repo.prefix, &theirs))
+        .expect("write sgops.yaml");
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(
+            &w.group,
+            &[rule("out", "egress", 443, "10.0.0.0/8", "to the mesh")],
+        ),
+    );
+    // Under its own sgops.yaml the change looks allowed.
+    let (code, own, err) = w.repo.sgops(&["plan", "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let own: serde_json::Value = serde_json::from_str(&own).expect("JSON");
+    assert_eq!(own["summary"]["denied"], 0);
+    // Under the base's it is denied, and the comment's data says what the PR changes.
+    let (code, out, err) = w
+        .repo
+        .sgops(&["plan", "--format", "json", "--policy-from", &base]);
+    assert_eq!(code, 3, "{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+    assert_eq!(plan["summary"]["create"], 1);
+    assert_eq!(plan["summary"]["denied"], 1);
+    assert_eq!(
+        plan["policy_changes"],
+        serde_json::json!([{
+            "key": "allowlist.parameter_prefix",
+            "base": w.repo.prefix,
+            "proposed": theirs,
+        }])
+    );
+    let (_, text, _) = w.repo.sgops(&["plan", "--policy-from", &base]);
+    assert!(
+        text.starts_with(&format!(
+            "Policy changes in sgops.yaml (take effect after merge; this plan obeys the base branch's):\n  allowlist.parameter_prefix: {} -> {theirs}\n",
+            w.repo.prefix
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("denied: needs authorize_security_group_egress"),
+        "{text}"
+    );
+}

@@ -108,6 +108,8 @@ fn plan_of(changes: Vec<Change>, errors: Vec<PlanError>, fingerprint: &str) -> P
         summary,
         changes,
         errors,
+        warnings: Vec::new(),
+        policy_changes: Vec::new(),
     }
 }
 

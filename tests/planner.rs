@@ -7,7 +7,7 @@ mod builders;
 use builders::*;
 use jiff::ToSpan;
 use sgops::allowlist::Allowlist;
-use sgops::config::RULE_TAG;
+use sgops::config::{RULE_TAG, TAGS_TAG};
 use sgops::plan::{Action, Change, Op, Plan, PlanError, Summary};
 use sgops::render;
 use sgops::rules::{Direction, GroupRef, Peer, Ports, Protocol, RuleSpec};
@@ -97,6 +97,7 @@ fn create_authorizes_with_every_tag() {
     assert_eq!(c.file.as_deref(), Some(FILE));
     let want_tags = tags(&[
         (RULE_TAG, "a"),
+        (TAGS_TAG, "team,vpcx:skip_enforcement"),
         ("team", "payments"),
         (RULE_TAGS_KEY, "yes"),
     ]);
@@ -291,7 +292,7 @@ fn update_also_fixes_tags() {
     let r = live.rule(G, "a");
     r.spec = a.clone().port(8443).spec();
     r.tags.remove("team");
-    r.tags.insert("stale".into(), "1".into());
+    sgops_set(r, "stale", "1");
     let rid = r.rule_id.clone();
     let p = plan_all(&d, &live);
     let c = only(&p);
@@ -305,7 +306,10 @@ fn update_also_fixes_tags() {
             },
             Op::CreateTags {
                 rule_id: rid.clone(),
-                tags: tags(&[("team", "payments")])
+                tags: tags(&[
+                    ("team", "payments"),
+                    (TAGS_TAG, "team,vpcx:skip_enforcement")
+                ])
             },
             Op::DeleteTags {
                 rule_id: rid,
@@ -430,10 +434,10 @@ fn retag_adds_changes_and_removes_tags_but_keeps_aws_tags() {
     );
     assert_eq!(c.api_actions, strs(&["create_tags"]));
 
-    // A tag no longer in the file goes; `aws:` tags stay.
+    // A tag sgops set that is no longer in the file goes; `aws:` tags stay.
     let mut live = LiveB::from_desired(&cfg, &d);
     let r = live.rule(G, "a");
-    r.tags.insert("owner".into(), "bob".into());
+    sgops_set(r, "owner", "bob");
     r.tags
         .insert("aws:cloudformation:stack-name".into(), "base".into());
     let rid = r.rule_id.clone();
@@ -441,12 +445,18 @@ fn retag_adds_changes_and_removes_tags_but_keeps_aws_tags() {
     assert_eq!(c.action, Action::Retag);
     assert_eq!(
         c.ops,
-        [Op::DeleteTags {
-            rule_id: rid,
-            keys: strs(&["owner"])
-        }]
+        [
+            Op::CreateTags {
+                rule_id: rid.clone(),
+                tags: tags(&[(TAGS_TAG, "team,vpcx:skip_enforcement")])
+            },
+            Op::DeleteTags {
+                rule_id: rid,
+                keys: strs(&["owner"])
+            }
+        ]
     );
-    assert_eq!(c.api_actions, strs(&["delete_tags"]));
+    assert_eq!(c.api_actions, strs(&["create_tags", "delete_tags"]));
 
     // Only an `aws:` tag extra: nothing to do.
     let mut live = LiveB::from_desired(&cfg, &d);
@@ -1001,7 +1011,7 @@ fn changes_whose_actions_are_not_listed_are_denied() {
         .build();
     let mut live = LiveB::from_desired(&cfg, &d);
     live.remove(G, "a");
-    live.rule(G, "b").tags.insert("old".into(), "x".into());
+    sgops_set(live.rule(G, "b"), "old", "x");
 
     // Matching is exact: a prefix of the action name allows nothing.
     let allow = Allowlist::with(
@@ -1019,7 +1029,14 @@ fn changes_whose_actions_are_not_listed_are_denied() {
     assert_eq!(run_plan(&cfg, &d, &live.build(), &other).summary.denied, 2);
 
     // Listed exactly: allowed.
-    let allow = Allowlist::with("ec2", &["authorize_security_group_ingress", "delete_tags"]);
+    let allow = Allowlist::with(
+        "ec2",
+        &[
+            "authorize_security_group_ingress",
+            "create_tags",
+            "delete_tags",
+        ],
+    );
     let p = run_plan(&cfg, &d, &live.build(), &allow);
     assert!(p.changes.iter().all(|c| c.allowed), "{p:?}");
     assert_eq!(p.summary.denied, 0);
@@ -1029,7 +1046,7 @@ fn changes_whose_actions_are_not_listed_are_denied() {
     let mut live = LiveB::from_desired(&cfg, &d2);
     let r = live.rule(G, "a");
     r.tags.remove("team");
-    r.tags.insert("old".into(), "x".into());
+    sgops_set(r, "old", "x");
     let p = run_plan(
         &cfg,
         &d2,
@@ -1236,10 +1253,8 @@ fn representative_plan() -> Plan {
         "eu-central-1",
         "AssumeRole arn:aws:iam::222222222222:role/sgops-reconciler: AccessDenied",
     );
-    // An extra tag whose removal is denied.
-    live.rule(G2, "also")
-        .tags
-        .insert("owner".into(), "bob".into());
+    // An extra tag sgops set, whose removal is denied.
+    sgops_set(live.rule(G2, "also"), "owner", "bob");
     let p = run_plan(&cfg, &d, &live.build(), &allow_all_but(&["delete_tags"]));
     let seen: std::collections::BTreeSet<Action> = p.changes.iter().map(|c| c.action).collect();
     assert_eq!(seen.len(), 6, "every action: {seen:?}");
@@ -1340,4 +1355,194 @@ fn markdown_escapes_hostile_text() {
         }
     }
     redacted(|| insta::assert_snapshot!("planner_markdown_hostile", md));
+}
+
+// ---- Tags sgops did not set (the record in `sgops:tags`) ------------------------------------
+
+fn record(r: &sgops::live::LiveRule) -> Option<&str> {
+    r.tags.get(TAGS_TAG).map(String::as_str)
+}
+
+#[test]
+fn adopting_keeps_tags_sgops_did_not_set_and_says_so() {
+    let a = rule("a").tag("team", "payments");
+    let d = desired().group(G, vec![a.clone()]).build();
+    let mut live = LiveB::empty(&d);
+    // Firewall Manager's tag, the old API's rule tag (already right), and a team tag of its own.
+    let rid = live.add(
+        G,
+        a.spec(),
+        tags(&[
+            ("fms:policy", "baseline"),
+            (RULE_TAGS_KEY, "yes"),
+            ("team", "platform"),
+        ]),
+    );
+    let p = plan_all(&d, &live);
+    let c = only(&p);
+    assert_eq!(c.action, Action::Adopt);
+    // Adopting only adds: `team` is overwritten (the file says so) and recorded; the rule tag
+    // already had its value, so sgops did not set it and never records it.
+    assert_eq!(
+        c.ops,
+        [Op::CreateTags {
+            rule_id: rid.clone(),
+            tags: tags(&[(RULE_TAG, "a"), (TAGS_TAG, "team"), ("team", "payments"),]),
+        }]
+    );
+    let after = &c.after.as_ref().expect("after").tags;
+    assert_eq!(
+        after.get("fms:policy").map(String::as_str),
+        Some("baseline")
+    );
+    assert_eq!(
+        p.warnings,
+        [PlanError {
+            account: "app".into(),
+            region: "us-east-1".into(),
+            message: format!(
+                "security group {G}: adopting {rid} as `a`, which carries tags sgops did not set (fms:policy): they are kept, and sgops will never delete them"
+            ),
+        }]
+    );
+    assert!(render::text(&p, false).contains("Warnings:\n  app us-east-1: security group"));
+}
+
+#[test]
+fn a_tag_removed_from_the_file_is_deleted_only_when_sgops_set_it() {
+    let cfg = config();
+    let before = rule("a").tag("team", "payments").tag("cost", "42");
+    let d0 = desired().group(G, vec![before.clone()]).build();
+    let mut live = LiveB::from_desired(&cfg, &d0);
+    // Someone else tags the managed rule too.
+    live.rule(G, "a")
+        .tags
+        .insert("owner".into(), "someone-else".into());
+    assert_eq!(
+        record(live.rule(G, "a")),
+        Some("cost,team,vpcx:skip_enforcement")
+    );
+    let after = rule("a").tag("team", "payments");
+    let d = desired().group(G, vec![after]).build();
+    let p = plan_all(&d, &live);
+    let c = only(&p);
+    let rid = live.rule(G, "a").rule_id.clone();
+    assert_eq!(c.action, Action::Retag);
+    assert_eq!(
+        c.ops,
+        [
+            Op::CreateTags {
+                rule_id: rid.clone(),
+                tags: tags(&[(TAGS_TAG, "team,vpcx:skip_enforcement")]),
+            },
+            Op::DeleteTags {
+                rule_id: rid,
+                keys: strs(&["cost"]),
+            },
+        ]
+    );
+    // `owner` was never sgops's: kept, and no warning (nothing is adopted).
+    assert!(c.after.as_ref().expect("after").tags.contains_key("owner"));
+    assert!(p.warnings.is_empty());
+}
+
+#[test]
+fn a_rule_tag_dropped_from_sgops_yaml_is_deleted_where_sgops_set_it() {
+    let cfg = config();
+    let a = rule("a");
+    let d = desired().group(G, vec![a]).build();
+    let live = LiveB::from_desired(&cfg, &d);
+    let mut without = config();
+    without.rule_tags.clear();
+    let p = run_plan(&without, &d, &live.build(), &allow_all());
+    let c = only(&p);
+    assert_eq!(c.action, Action::Retag);
+    assert!(
+        matches!(&c.ops[..], [Op::DeleteTags { keys, .. }] if keys == &strs(&[TAGS_TAG, RULE_TAGS_KEY])),
+        "{:?}",
+        c.ops
+    );
+}
+
+#[test]
+fn a_rule_managed_before_records_existed_gets_its_record_and_loses_nothing() {
+    let cfg = config();
+    let a = rule("a").tag("team", "payments");
+    let d = desired().group(G, vec![a]).build();
+    let mut live = LiveB::from_desired(&cfg, &d);
+    let r = live.rule(G, "a");
+    r.tags.remove(TAGS_TAG);
+    r.tags.insert("added-later".into(), "x".into());
+    let rid = r.rule_id.clone();
+    let c = only(&plan_all(&d, &live)).clone();
+    assert_eq!(c.action, Action::Retag);
+    assert_eq!(
+        c.ops,
+        [Op::CreateTags {
+            rule_id: rid,
+            tags: tags(&[(TAGS_TAG, "team,vpcx:skip_enforcement")]),
+        }]
+    );
+}
+
+#[test]
+fn a_created_rule_carries_its_record_and_the_next_plan_is_empty() {
+    let cfg = config();
+    let a = rule("a").tag("team", "payments");
+    let d = desired().group(G, vec![a.clone()]).build();
+    let p = plan_all(&d, &LiveB::empty(&d));
+    let c = only(&p);
+    match &c.ops[..] {
+        [Op::Authorize { tags: t, .. }] => assert_eq!(t, &full_tags(&cfg, &a.0)),
+        ops => panic!("{ops:?}"),
+    }
+    assert_eq!(
+        full_tags(&cfg, &a.0).get(TAGS_TAG).map(String::as_str),
+        Some("team,vpcx:skip_enforcement")
+    );
+}
+
+// ---- Untrusted text in the terminal plan ------------------------------------------------------
+
+#[test]
+fn control_characters_from_aws_or_files_never_reach_the_terminal_raw() {
+    let cfg = config();
+    let a = rule("a").tag("team", "payments");
+    let d = desired().group(G, vec![a.clone()]).build();
+    let mut live = LiveB::from_desired(&cfg, &d);
+    let r = live.rule(G, "a");
+    r.tags.insert(
+        "team".into(),
+        "x\n::error file=sgops.yaml,line=1::plan reviewed OK".into(),
+    );
+    r.tags.insert("\u{1b}[2J".into(), "\r\u{7}".into());
+    let mut live_map = live.build();
+    live_map.insert(
+        target(OTHER_ACCOUNT, "eu-west-1"),
+        Err("AccessDenied: no\n::add-mask::secret\u{1b}]8;;http://evil\u{7}".into()),
+    );
+    let p = run_plan(&cfg, &d, &live_map, &allow_all());
+    for text in [render::text(&p, false), render::text(&p, true)] {
+        for line in text.lines() {
+            assert!(!line.trim_start().starts_with("::"), "{line:?}");
+        }
+        let stray: Vec<char> = text
+            .chars()
+            .filter(|c| c.is_control() && *c != '\n' && *c != '\u{1b}')
+            .collect();
+        assert!(stray.is_empty(), "{stray:?} in {text}");
+        // The only escape sequences are sgops's own colours (`ESC [ … m`).
+        for (i, _) in text.match_indices('\u{1b}') {
+            let rest = &text[i + 1..];
+            assert!(rest.starts_with('['), "{rest:?}");
+            let end = rest.find('m').expect("colour ends with m");
+            assert!(
+                rest[1..end]
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b == b';'),
+                "{rest:?}"
+            );
+        }
+        assert!(text.contains("x\\n::error file=sgops.yaml"), "{text}");
+    }
 }

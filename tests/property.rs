@@ -11,7 +11,7 @@ use jiff::ToSpan;
 use proptest::prelude::*;
 use proptest::sample::select;
 use sgops::apply::{Ec2Write, Status, WriteError};
-use sgops::config::RULE_TAG;
+use sgops::config::{RULE_TAG, TAGS_TAG};
 use sgops::live::LiveRule;
 use sgops::live::memory::MemEc2;
 use sgops::render;
@@ -311,15 +311,36 @@ fn check(
             );
         }
 
-        // Managed rules are exactly the desired ones, with every tag they should carry.
+        // Managed rules are exactly the desired ones, with every tag they should carry; the
+        // only other tags they may carry are ones someone else put on that very rule before.
         for g in [G1, G2, ORPHAN] {
-            prop_assert_eq!(
-                managed(&mem, g),
-                wanted(&cfg, &d, g),
-                "group {}\n{}",
-                g,
-                render::text(&p, false)
-            );
+            let want = wanted(&cfg, &d, g);
+            let mut have = Vec::new();
+            for r in mem.rules(g) {
+                let Some(id) = r.tags.get(RULE_TAG).cloned() else {
+                    continue;
+                };
+                let mut tags = r.tags.clone();
+                tags.retain(|k, _| !k.starts_with("aws:"));
+                let wanted_keys: BTreeSet<&String> = want
+                    .iter()
+                    .filter(|w| w.0 == id)
+                    .flat_map(|w| w.2.keys())
+                    .collect();
+                let extra: Vec<(String, String)> = tags
+                    .iter()
+                    .filter(|(k, _)| !wanted_keys.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                for (k, v) in &extra {
+                    let had = before.get(&r.rule_id).and_then(|b| b.tags.get(k));
+                    prop_assert_eq!(had, Some(v), "sgops set tag {} on {}", k, r.rule_id);
+                    tags.remove(k);
+                }
+                have.push((id, r.spec, tags));
+            }
+            have.sort();
+            prop_assert_eq!(have, want, "group {}\n{}", g, render::text(&p, false));
         }
         // Untagged rules are as they were, unless adopted; `aws:` tags are never removed.
         let after: BTreeMap<String, LiveRule> = [G1, G2, ORPHAN]
@@ -347,6 +368,19 @@ fn check(
             if let Some(now) = after.get(id) {
                 for (k, v) in old.tags.iter().filter(|(k, _)| k.starts_with("aws:")) {
                     prop_assert_eq!(now.tags.get(k), Some(v), "aws tag of {}", id);
+                }
+                // A tag sgops did not set (not in the rule's record; for a rule without one,
+                // not a tag sgops wants) is never deleted.
+                let recorded: BTreeSet<&str> = match old.tags.get(TAGS_TAG) {
+                    Some(r) => r.split(',').collect(),
+                    None => wanted_tag_keys(&cfg, &d, old),
+                };
+                for (k, _) in old
+                    .tags
+                    .iter()
+                    .filter(|(k, _)| !recorded.contains(k.as_str()) && !k.starts_with("sgops:"))
+                {
+                    prop_assert!(now.tags.contains_key(k), "tag {} of {} deleted", k, id);
                 }
             }
         }
@@ -412,4 +446,27 @@ fn the_generator_reaches_every_action() {
         seen.extend(p.changes.iter().map(|c| c.action));
     }
     assert_eq!(seen.len(), 6, "{seen:?}");
+}
+
+/// The keys of the tags sgops sets on the desired rule whose id `r` carries (none when it
+/// carries none, or no desired rule has it).
+fn wanted_tag_keys<'a>(
+    cfg: &'a sgops::config::Config,
+    d: &'a Desired,
+    r: &LiveRule,
+) -> BTreeSet<&'a str> {
+    let Some(id) = r.tags.get(RULE_TAG) else {
+        return BTreeSet::new();
+    };
+    let mut keys: BTreeSet<&str> = BTreeSet::new();
+    for rule in d
+        .files
+        .iter()
+        .flat_map(|f| &f.rules)
+        .filter(|x| &x.id == id)
+    {
+        keys.extend(rule.tags.keys().map(String::as_str));
+        keys.extend(cfg.rule_tags.keys().map(String::as_str));
+    }
+    keys
 }

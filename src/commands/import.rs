@@ -60,7 +60,7 @@ pub fn run(config_path: &Path, today: Date, args: &ImportArgs) -> Result<Exit, E
         },
     );
     for w in &imported.warnings {
-        crate::errln!("warning: {w}");
+        crate::errln!("warning: {}", crate::escape::terminal(w));
     }
     let (text, n) = (&imported.text, imported.written);
     let commented = match imported.commented {

@@ -68,6 +68,17 @@ async fn invoke(
     let (source, text) = read_body(&args.body)?;
     let request = invoke::parse(action, &text)
         .map_err(|e| Error::Usage(format!("invalid {action} body in {source}: {e}")))?;
+    let breaches = request.guardrail_breaches(&cfg.guardrails);
+    if !breaches.is_empty() {
+        return Err(Error::Policy(format!(
+            "refused by guardrails: the {action} body in {source} opens a denied port to the world; nothing was called:\n{}",
+            breaches
+                .iter()
+                .map(|b| format!("  {b}: narrow the source or the ports"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        )));
+    }
     for w in request.ownership_warnings() {
         tracing::warn!("{w}");
     }

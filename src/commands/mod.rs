@@ -18,7 +18,7 @@ use crate::error::{Error, Exit};
 pub fn run(cli: Cli) -> Result<Exit, Error> {
     let today = today()?;
     match cli.command {
-        Command::Validate => validate::run(&cli.config, &cli.rules, today),
+        Command::Validate(args) => validate::run(&cli.config, &cli.rules, today, &args.policy),
         Command::Plan(args) => plan::plan(&cli.config, &cli.rules, today, &args),
         Command::Apply(args) => plan::apply(&cli.config, &cli.rules, today, &args),
         Command::Comment(args) => comment::run(&args),
@@ -38,6 +38,42 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
             Ok(Exit::Ok)
         }
     }
+}
+
+/// Loads the repository, under the policy of `--policy-from` when given.
+fn load_repo(
+    config: &std::path::Path,
+    rules: &std::path::Path,
+    today: Date,
+    policy: &crate::cli::PolicyArgs,
+) -> Result<crate::repo::Repo, Error> {
+    let base = match &policy.policy_from {
+        None => None,
+        Some(reference) => {
+            let text = crate::policy::read_at(reference, config)?;
+            if text.is_none() {
+                crate::errln!(
+                    "warning: {} does not exist at {reference} (--policy-from): the built-in default policy applies",
+                    config.display()
+                );
+            }
+            Some(crate::policy::base_config(
+                text.as_deref(),
+                config,
+                reference,
+            )?)
+        }
+    };
+    let repo = crate::repo::Repo::load_under(config, rules, today, base.as_ref());
+    for c in &repo.policy_changes {
+        crate::errln!(
+            "policy: this sgops.yaml changes {} from `{}` to `{}`; the plan keeps the base's until merge",
+            c.key,
+            crate::escape::terminal(&c.base),
+            crate::escape::terminal(&c.proposed)
+        );
+    }
+    Ok(repo)
 }
 
 /// Reads a JSON plan saved by `sgops plan --out`.

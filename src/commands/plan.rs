@@ -7,22 +7,47 @@ use jiff::civil::Date;
 
 use crate::apply::{ApplyReport, ChangeResult};
 use crate::aws::Aws;
-use crate::cli::{ApplyArgs, Format, PlanArgs, Shard};
+use crate::cli::{ApplyArgs, Format, PlanArgs, PolicyArgs, Shard};
+use crate::diag::Severity;
 use crate::engine;
 use crate::error::{Error, Exit};
+use crate::escape::terminal;
 use crate::github::{APPLY_MARKER, COMMENT_LIMIT, GitHub};
-use crate::plan::Plan;
+use crate::plan::{Plan, PlanError};
 use crate::render;
 use crate::repo::Repo;
 
 use super::{print_stats, print_stdout, runtime, validate};
 
 /// Loads the repository; any error or guardrail violation stops before AWS is called.
-fn load(config: &Path, rules: &Path, today: Date) -> Result<Repo, Error> {
-    let repo = Repo::load(config, rules, today);
+/// `invalid_out` then receives a plan whose errors are the problems, so a pull request's
+/// comment shows them rather than a missing plan.
+fn load(
+    config: &Path,
+    rules: &Path,
+    today: Date,
+    policy: &PolicyArgs,
+    invalid_out: Option<&Path>,
+) -> Result<Repo, Error> {
+    let repo = super::load_repo(config, rules, today, policy)?;
     validate::report(&repo, false)?;
     let c = repo.counts();
     if c.errors > 0 || c.guardrails > 0 {
+        if let Some(out) = invalid_out {
+            let errors = repo
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity != Severity::Warning)
+                .map(|d| PlanError {
+                    account: "validate".into(),
+                    region: d.pos.to_string(),
+                    message: d.message.clone(),
+                })
+                .collect();
+            let mut refused = Plan::not_made(errors);
+            refused.policy_changes = repo.policy_changes.clone();
+            write_file(out, &render::json(&refused))?;
+        }
         return Err(Error::Invalid {
             errors: c.errors,
             guardrails: c.guardrails,
@@ -51,14 +76,28 @@ struct Planned {
     aws: Aws,
 }
 
+/// What to plan: the repository's accounts (`only` and `shard` narrow them), under which
+/// policy, and where a refused plan goes.
+struct Scope<'a> {
+    only: &'a [String],
+    shard: Option<Shard>,
+    policy: &'a PolicyArgs,
+    invalid_out: Option<&'a Path>,
+}
+
 async fn make(
     config: &Path,
     rules: &Path,
     today: Date,
-    only: &[String],
-    shard: Option<Shard>,
+    scope: Scope<'_>,
 ) -> Result<Planned, Error> {
-    let repo = load(config, rules, today)?;
+    let Scope {
+        only,
+        shard,
+        policy,
+        invalid_out,
+    } = scope;
+    let repo = load(config, rules, today, policy, invalid_out)?;
     let cfg = repo
         .config
         .clone()
@@ -71,7 +110,8 @@ async fn make(
         engine::allowlist(&aws, &cfg).await?
     };
     let read = engine::read(&aws, &cfg, &repo.desired, &targets).await;
-    let plan = engine::make_plan(&cfg, &repo.desired, &read, &allow, today);
+    let mut plan = engine::make_plan(&cfg, &repo.desired, &read, &allow, today);
+    plan.policy_changes = repo.policy_changes.clone();
     Ok(Planned {
         repo,
         read,
@@ -81,7 +121,13 @@ async fn make(
 }
 
 pub fn plan(config: &Path, rules: &Path, today: Date, args: &PlanArgs) -> Result<Exit, Error> {
-    let p = runtime()?.block_on(make(config, rules, today, &args.accounts, args.shard))?;
+    let scope = Scope {
+        only: &args.accounts,
+        shard: args.shard,
+        policy: &args.policy,
+        invalid_out: args.out.as_deref(),
+    };
+    let p = runtime()?.block_on(make(config, rules, today, scope))?;
     let plan = &p.plan;
     if let Some(out) = &args.out {
         write_file(out, &render::json(plan))?;
@@ -195,7 +241,14 @@ async fn run_apply(
     today: Date,
     args: &ApplyArgs,
 ) -> Result<(ApplyReport, String), Error> {
-    let p = make(config, rules, today, &args.accounts, None).await?;
+    // apply runs on main: its own sgops.yaml is the merged, reviewed policy.
+    let scope = Scope {
+        only: &args.accounts,
+        shard: None,
+        policy: &PolicyArgs { policy_from: None },
+        invalid_out: None,
+    };
+    let p = make(config, rules, today, scope).await?;
     let plan = &p.plan;
     let cfg = p
         .repo
@@ -206,7 +259,7 @@ async fn run_apply(
         let old = super::read_plan(saved)?;
         if old.fingerprint != plan.fingerprint {
             return Err(Error::Policy(format!(
-                "stale plan: {} was made against other rules or live state ({}), now {}; run `sgops plan` again. Nothing was changed.",
+                "stale plan: {} was made against other rules or live state ({}), now {}: rules or AWS changed since it was reviewed. Plan again and review the new plan (in CI: re-run the apply workflow, which plans afresh). Nothing was changed.",
                 saved.display(),
                 old.fingerprint,
                 plan.fingerprint
@@ -216,14 +269,14 @@ async fn run_apply(
     let denied: Vec<String> = plan
         .denied()
         .map(|c| {
-            format!(
+            terminal(&format!(
                 "  {} {} {} {}: {}",
                 c.account,
                 c.region,
                 c.security_group,
                 c.rule,
                 c.api_actions.join(", ")
-            )
+            ))
         })
         .collect();
     if !denied.is_empty() {
@@ -251,7 +304,14 @@ async fn run_apply(
 fn errors_text(errors: &[crate::plan::PlanError]) -> String {
     errors
         .iter()
-        .map(|e| format!("error: {} {}: {}\n", e.account, e.region, e.message))
+        .map(|e| {
+            format!(
+                "error: {} {}: {}\n",
+                terminal(&e.account),
+                terminal(&e.region),
+                terminal(&e.message)
+            )
+        })
         .collect()
 }
 
@@ -281,23 +341,25 @@ pub fn report_text(r: &ApplyReport) -> String {
             "{:<9} {:<7} {} {} {} {}",
             res.status.label(),
             c.action.as_str(),
-            c.account,
-            c.region,
-            c.security_group,
-            c.rule
+            terminal(&c.account),
+            terminal(&c.region),
+            terminal(&c.security_group),
+            terminal(&c.rule)
         ));
         if let Some(id) = res.new_rule_id.as_ref().or(c.live_rule_id.as_ref()) {
-            s.push_str(&format!(" ({id})"));
+            s.push_str(&format!(" ({})", terminal(id)));
         }
         if let Some(m) = &res.message {
-            s.push_str(&format!(": {m}"));
+            s.push_str(&format!(": {}", terminal(m)));
         }
         s.push('\n');
     }
     for e in &r.errors {
         s.push_str(&format!(
             "error     {} {}: {}\n",
-            e.account, e.region, e.message
+            terminal(&e.account),
+            terminal(&e.region),
+            terminal(&e.message)
         ));
     }
     let m = &r.summary;

@@ -4,12 +4,13 @@ use std::path::Path;
 
 use jiff::civil::Date;
 
+use crate::cli::PolicyArgs;
 use crate::diag;
 use crate::error::{Error, Exit};
 use crate::repo::Repo;
 
-pub fn run(config: &Path, rules: &Path, today: Date) -> Result<Exit, Error> {
-    let repo = Repo::load(config, rules, today);
+pub fn run(config: &Path, rules: &Path, today: Date, policy: &PolicyArgs) -> Result<Exit, Error> {
+    let repo = super::load_repo(config, rules, today, policy)?;
     report(&repo, true)?;
     let c = repo.counts();
     if c.errors > 0 || c.guardrails > 0 {

@@ -1,9 +1,10 @@
 //! Checks on single values (ids, regions, descriptions, tags) and across files (duplicates,
 //! world-open ingress). Pure functions; each returns or pushes a message that says what to do.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use super::{Direction, GroupRef, Meaning, Ports, Protocol, RuleFile, RuleSpec};
+use super::{DesiredRule, GroupRef, Meaning, RuleFile, RuleSpec};
+use crate::config::Guardrails;
 use crate::diag::{Diagnostic, Pos};
 
 /// `[a-z0-9][a-z0-9._-]{0,62}`.
@@ -74,66 +75,86 @@ pub fn check_description(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// AWS tag limits: key 1–128 characters not starting with `aws:`, value at most 256.
-pub fn check_aws_tag(key: &str, value: &str) -> Result<(), String> {
-    if key.is_empty() || key.chars().count() > 128 {
-        return Err(format!("tag key `{key}` must be 1 to 128 characters"));
-    }
-    if key.to_ascii_lowercase().starts_with("aws:") {
+/// A tag that sgops sets (rule files, `rule_tags`): AWS's limits ([`check_aws_tag`]), a key
+/// without `,` (sgops lists the keys it set, comma-separated, in [`crate::config::TAGS_TAG`])
+/// and not under `sgops:`, which sgops reserves.
+pub fn check_rule_tag(key: &str, value: &str) -> Result<(), String> {
+    check_aws_tag(key, value)?;
+    let shown = crate::escape::terminal(key);
+    if key.to_ascii_lowercase().starts_with("sgops:") {
         return Err(format!(
-            "tag key `{key}`: the prefix `aws:` is reserved by AWS"
+            "tag key `{shown}`: the prefix `sgops:` is reserved: sgops sets `{}` and `{}` itself",
+            crate::config::RULE_TAG,
+            crate::config::TAGS_TAG
         ));
     }
-    if value.chars().count() > 256 {
+    if key.contains(',') {
         return Err(format!(
-            "tag `{key}`: the value must be at most 256 characters"
+            "tag key `{shown}` contains `,`: sgops lists the keys it sets, comma-separated, in the tag `{}`; rename the key",
+            crate::config::TAGS_TAG
         ));
     }
     Ok(())
 }
 
-/// Guardrail: ingress from 0.0.0.0/0 or ::/0 that opens a denied port (ranges and `all` count).
-pub fn world_open(spec: &RuleSpec, at: &Pos, denied: &[u16], diags: &mut Vec<Diagnostic>) {
-    if let Some(m) = world_open_breach(spec, denied) {
+/// AWS tag limits: key 1–128 characters not starting with `aws:`, value at most 256, no
+/// control characters.
+pub fn check_aws_tag(key: &str, value: &str) -> Result<(), String> {
+    let shown = crate::escape::terminal(key);
+    if key.is_empty() || key.chars().count() > 128 {
+        return Err(format!("tag key `{shown}` must be 1 to 128 characters"));
+    }
+    if let Some(c) = crate::escape::forbidden_char(key) {
+        return Err(format!(
+            "tag key `{shown}` contains the control character {c:?}, which no output may carry: remove it"
+        ));
+    }
+    if key.to_ascii_lowercase().starts_with("aws:") {
+        return Err(format!(
+            "tag key `{shown}`: the prefix `aws:` is reserved by AWS"
+        ));
+    }
+    if value.chars().count() > 256 {
+        return Err(format!(
+            "tag `{shown}`: the value must be at most 256 characters"
+        ));
+    }
+    if let Some(c) = crate::escape::forbidden_char(value) {
+        return Err(format!(
+            "tag `{shown}`: the value contains the control character {c:?}, which no output may carry: remove it"
+        ));
+    }
+    Ok(())
+}
+
+/// A security group's name, as AWS allows it in a VPC: 1–255 characters of `a-zA-Z0-9`,
+/// space and `._-:/()#,@[]+=&;{}!$*` (so never a control character).
+pub fn check_group_name(s: &str) -> Result<(), String> {
+    let n = s.chars().count();
+    if n == 0 || n > 255 {
+        return Err("security group name must be 1 to 255 characters".into());
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || DESCRIPTION_EXTRA.contains(*c)))
+    {
+        return Err(format!(
+            "security group name contains {c:?}, which AWS does not allow in a VPC group name: use letters, digits, spaces and {}",
+            DESCRIPTION_EXTRA.trim()
+        ));
+    }
+    Ok(())
+}
+
+/// Guardrail: ingress that opens a denied port to more of the internet than
+/// `guardrails.world_open_prefix` allows (see [`super::world_open`]).
+pub fn world_open(spec: &RuleSpec, at: &Pos, g: &Guardrails, diags: &mut Vec<Diagnostic>) {
+    if let Some(m) = super::world_open::breach(spec, g) {
         diags.push(Diagnostic::guardrail(
             at.clone(),
             format!("{m}: narrow the source or the ports"),
         ));
     }
-}
-
-/// What a rule breaks of the world-open guardrail, without advice (`import` comments such
-/// rules out with this reason); `None` when the rule keeps it.
-pub fn world_open_breach(spec: &RuleSpec, denied: &[u16]) -> Option<String> {
-    if spec.direction != Direction::Ingress || !spec.peer.is_world() {
-        return None;
-    }
-    let hit: Vec<u16> = denied
-        .iter()
-        .copied()
-        .filter(|&p| match (spec.protocol, spec.ports) {
-            (Protocol::All, _) => true,
-            (Protocol::Tcp | Protocol::Udp, ports) => ports.covers(p),
-            _ => false,
-        })
-        .collect();
-    if hit.is_empty() {
-        return None;
-    }
-    let ports = hit
-        .iter()
-        .map(u16::to_string)
-        .collect::<Vec<_>>()
-        .join(", ");
-    let what = match spec.ports {
-        Ports::Range { .. } => format!("{} {}", spec.protocol, spec.ports),
-        _ => "every port".to_string(),
-    };
-    Some(format!(
-        "ingress from {} opens {what}, which includes denied port{} {ports} (guardrails.world_open_denied_ports)",
-        spec.peer.value(),
-        if hit.len() == 1 { "" } else { "s" }
-    ))
 }
 
 /// A ticket: 1 to 128 printable characters, not blank.
@@ -144,13 +165,16 @@ pub fn check_ticket(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Duplicate rule ids and duplicate meanings among all files that name the same group.
-pub fn cross_file(files: &[RuleFile], diags: &mut Vec<Diagnostic>) {
+/// Duplicate rule ids and duplicate meanings among all files that name the same group, and
+/// the world-open guardrail over the union of each group's ingress rules.
+pub fn cross_file(files: &[RuleFile], guardrails: &Guardrails, diags: &mut Vec<Diagnostic>) {
     type GroupKey<'a> = (&'a str, &'a str, &'a GroupRef);
     let mut ids: HashMap<(GroupKey, &str), &Pos> = HashMap::new();
     let mut meanings: HashMap<(GroupKey, Meaning), (&Pos, &str)> = HashMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<&DesiredRule>> = BTreeMap::new();
     for f in files {
         let g: GroupKey = (&f.account, &f.region, &f.group);
+        groups.entry(g).or_default().extend(&f.rules);
         for r in &f.rules {
             let first_id_pos = ids.get(&(g, r.id.as_str())).copied();
             if let Some(first) = first_id_pos {
@@ -188,12 +212,27 @@ pub fn cross_file(files: &[RuleFile], diags: &mut Vec<Diagnostic>) {
             }
         }
     }
+    for rules in groups.values() {
+        let labelled: Vec<(&str, &RuleSpec)> =
+            rules.iter().map(|r| (r.id.as_str(), &r.spec)).collect();
+        for b in super::world_open::union_breaches(&labelled, guardrails) {
+            let first = rules[b.rules[0]];
+            let mut d = Diagnostic::guardrail(
+                first.pos.clone(),
+                format!("{}: narrow the sources or the ports", b.message),
+            );
+            for &i in &b.rules[1..] {
+                d = d.with_related(rules[i].pos.clone(), format!("`{}` is here", rules[i].id));
+            }
+            diags.push(d);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::Peer;
+    use crate::rules::{Direction, Peer, Ports, Protocol};
 
     #[test]
     fn rule_ids() {
@@ -258,6 +297,30 @@ mod tests {
         assert!(check_aws_tag("AWS:x", "y").is_err());
         assert!(check_aws_tag("", "y").is_err());
         assert!(check_aws_tag("k", &"v".repeat(257)).is_err());
+        assert!(check_rule_tag("a,b", "v").unwrap_err().contains("`,`"));
+        assert!(
+            check_rule_tag("sgops:tags", "v")
+                .unwrap_err()
+                .contains("reserved")
+        );
+        assert!(check_aws_tag("a,b", "v").is_ok() && check_aws_tag("sgops:rule", "v").is_ok());
+        assert!(check_rule_tag("k\u{7}", "v").is_err());
+        let e = check_aws_tag("k\n::error::x", "v").unwrap_err();
+        assert!(
+            e.contains("control character '\\n'") && !e.contains('\n'),
+            "{e}"
+        );
+        let e = check_aws_tag("k", "\u{1b}[2J").unwrap_err();
+        assert!(e.contains("control character '\\u{1b}'"), "{e}");
+    }
+
+    #[test]
+    fn group_names() {
+        assert!(check_group_name("payments-app (prod) #2").is_ok());
+        assert!(check_group_name("").is_err());
+        let e =
+            check_group_name("x\n::error file=sgops.yaml,line=1::plan reviewed OK").unwrap_err();
+        assert!(e.contains("'\\n'"), "{e}");
     }
 
     fn spec(protocol: Protocol, ports: Ports, cidr: &str) -> RuleSpec {
@@ -276,7 +339,12 @@ mod tests {
 
     fn guard(s: &RuleSpec) -> usize {
         let mut d = Vec::new();
-        world_open(s, &Pos::file("x"), &[22, 3389], &mut d);
+        world_open(
+            s,
+            &Pos::file("x"),
+            &crate::config::Config::default().guardrails,
+            &mut d,
+        );
         d.len()
     }
 
@@ -304,7 +372,11 @@ mod tests {
 
     fn cross(rules: &[(&str, RuleSpec)]) -> Vec<String> {
         let mut d = Vec::new();
-        cross_file(&[file(rules)], &mut d);
+        cross_file(
+            &[file(rules)],
+            &crate::config::Config::default().guardrails,
+            &mut d,
+        );
         d.into_iter().map(|d| d.message).collect()
     }
 
@@ -345,7 +417,7 @@ mod tests {
         world_open(
             &spec(Protocol::All, Ports::NotApplicable, "::/0"),
             &Pos::file("x"),
-            &[22, 3389],
+            &crate::config::Config::default().guardrails,
             &mut d,
         );
         world_open(
@@ -355,7 +427,7 @@ mod tests {
                 "0.0.0.0/0",
             ),
             &Pos::file("x"),
-            &[22, 3389],
+            &crate::config::Config::default().guardrails,
             &mut d,
         );
         assert_eq!(

@@ -10,7 +10,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use jiff::civil::Date;
 use serde_saphyr::Spanned;
 
-use super::check::{self, check_aws_tag, check_description, is_valid_region, is_valid_rule_id};
+use super::check::{self, check_description, check_rule_tag, is_valid_region, is_valid_rule_id};
 use super::raw::{self, Node, RawFile, RawGroupRef, RawPorts, RawRule, Reader, Scalar, Value};
 use super::{Desired, DesiredRule, Direction, GroupRef, Peer, Ports, Protocol, RuleFile, RuleSpec};
 use crate::config::{Config, RULE_TAG};
@@ -136,7 +136,7 @@ pub fn load_tree(
             }
         }
     }
-    check::cross_file(&files, &mut diags);
+    check::cross_file(&files, &opts.config.guardrails, &mut diags);
     (Desired { files }, diags)
 }
 
@@ -302,14 +302,13 @@ fn convert_group(
         RawGroupRef::Name { name, vpc } => {
             let mut ok = true;
             let name = match name {
-                Some(n) if !n.value.is_empty() && n.value.len() <= 255 => Some(n.value),
-                Some(n) => {
-                    diags.push(Diagnostic::error(
-                        yaml::pos(path, &n),
-                        "security group name must be 1 to 255 characters",
-                    ));
-                    None
-                }
+                Some(n) => match check::check_group_name(&n.value) {
+                    Ok(()) => Some(n.value),
+                    Err(m) => {
+                        diags.push(Diagnostic::error(yaml::pos(path, &n), m));
+                        None
+                    }
+                },
                 None => {
                     diags.push(Diagnostic::error(
                         at.clone(),
@@ -553,7 +552,7 @@ fn check_rule(
                 p,
                 format!("tag `{RULE_TAG}` is set by sgops to the rule id: remove it"),
             );
-        } else if let Err(m) = check_aws_tag(k, v) {
+        } else if let Err(m) = check_rule_tag(k, v) {
             err(diags, p, m);
         } else if let Some(fixed) = opts.config.rule_tags.get(k).filter(|f| *f != v) {
             err(
@@ -580,12 +579,7 @@ fn check_rule(
             peer: peer.clone(),
             description: None,
         };
-        check::world_open(
-            &opens,
-            &at,
-            &opts.config.guardrails.world_open_denied_ports,
-            diags,
-        );
+        check::world_open(&opens, &at, &opts.config.guardrails, diags);
     }
 
     let failed = diags.iter().any(|d| d.severity == Severity::Error);

@@ -6,6 +6,7 @@
 mod check;
 mod load;
 pub(crate) mod raw;
+pub mod world_open;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -18,8 +19,8 @@ use crate::diag::Pos;
 
 pub use check::cross_file;
 pub use check::{
-    check_aws_tag, check_description, check_ticket, is_resource_id as check_resource_id,
-    is_valid_region, is_valid_rule_id, world_open_breach,
+    check_aws_tag, check_description, check_rule_tag, check_ticket,
+    is_resource_id as check_resource_id, is_valid_region, is_valid_rule_id,
 };
 pub use load::{LoadOptions, load_tree, parse_file};
 pub use raw::RULE_KEYS;

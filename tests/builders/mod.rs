@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use jiff::civil::{Date, date};
 use sgops::allowlist::Allowlist;
 use sgops::apply::{self, ChangeResult, Ec2Write};
-use sgops::config::{Account, Config, RULE_TAG};
+use sgops::config::{Account, Config, RULE_TAG, TAGS_TAG};
 use sgops::diag::Pos;
 use sgops::live::memory::MemEc2;
 use sgops::live::{LiveGroup, LiveRead, LiveRule, LiveTarget, PrefixList, Target};
@@ -213,12 +213,36 @@ impl DesiredB {
     }
 }
 
-/// Every tag sgops puts on a desired rule.
+/// Every tag sgops puts on a desired rule it creates, with the record of the keys it set.
 pub fn full_tags(cfg: &Config, r: &DesiredRule) -> BTreeMap<String, String> {
     let mut t = cfg.rule_tags.clone();
     t.extend(r.tags.clone());
+    let record: Vec<&str> = t.keys().map(String::as_str).collect();
+    let record = record.join(",");
+    if !record.is_empty() {
+        t.insert(TAGS_TAG.to_string(), record);
+    }
     t.insert(RULE_TAG.to_string(), r.id.clone());
     t
+}
+
+/// Puts a tag on a live rule as sgops would have: listed in the rule's `sgops:tags` record too,
+/// so sgops may delete it.
+pub fn sgops_set(r: &mut LiveRule, key: &str, value: &str) {
+    r.tags.insert(key.into(), value.into());
+    let mut keys: std::collections::BTreeSet<String> = r
+        .tags
+        .get(TAGS_TAG)
+        .map(|v| {
+            v.split(',')
+                .filter(|k| !k.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default();
+    keys.insert(key.into());
+    let record = keys.into_iter().collect::<Vec<_>>().join(",");
+    r.tags.insert(TAGS_TAG.into(), record);
 }
 
 /// The group id a reference resolves to in the fake live state.
