@@ -220,13 +220,13 @@ pub fn sort(diags: &mut Vec<Diagnostic>) {
 pub fn render(diag: &Diagnostic, sources: &Sources) -> String {
     let mut out = String::new();
     let head = format!("{}: {}: {}", diag.pos, diag.severity.label(), diag.message);
-    let _ = writeln!(out, "{}", escape_controls(&head));
+    let _ = writeln!(out, "{}", crate::escape::terminal(&head));
     quote(&mut out, &diag.pos, sources);
     for (pos, note) in &diag.related {
         let _ = writeln!(
             out,
             "  {}",
-            escape_controls(&format!("{pos}: note: {note}"))
+            crate::escape::terminal(&format!("{pos}: note: {note}"))
         );
         quote(&mut out, pos, sources);
     }
@@ -262,7 +262,7 @@ pub fn render_all(diags: &[Diagnostic], sources: &Sources) -> String {
             out.push('\n');
         }
         if !more.is_empty() {
-            let path = escape_controls(&shown[0].pos.path);
+            let path = crate::escape::terminal(&shown[0].pos.path);
             let _ = writeln!(out, "{path}: {}\n", more_problems(more.len()));
         }
     }
@@ -288,21 +288,6 @@ pub fn github_annotations(diags: &[Diagnostic]) -> String {
             };
             out.push_str(&github_annotation(&rest));
             out.push('\n');
-        }
-    }
-    out
-}
-
-/// Messages quote values from the user's files and paths; a newline or escape sequence in one
-/// must not start a new line (a GitHub workflow command such as `::error::` on standard error)
-/// or drive the terminal. Control characters are shown escaped (`\n`, `\u{1b}`).
-fn escape_controls(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if c.is_control() {
-            out.extend(c.escape_debug());
-        } else {
-            out.push(c);
         }
     }
     out
@@ -381,22 +366,11 @@ pub fn github_annotation(diag: &Diagnostic) -> String {
     }
     format!(
         "::{kind} file={},line={},col={}::{}",
-        escape_property(&diag.pos.path),
+        crate::escape::workflow_property(&diag.pos.path),
         diag.pos.line,
         diag.pos.col,
-        escape_data(&message)
+        crate::escape::workflow_data(&message)
     )
-}
-
-/// Escapes per the workflow-command rules so a message cannot end the command early.
-fn escape_data(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\r', "%0D")
-        .replace('\n', "%0A")
-}
-
-fn escape_property(s: &str) -> String {
-    escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
 /// Counts by severity, for summaries and exit codes.
@@ -561,7 +535,8 @@ mod tests {
         let d = Diagnostic::error(Pos::new("a,b:c.yaml", 3, 4, 1), "50%\nbad");
         assert_eq!(
             github_annotation(&d),
-            "::error file=a%2Cb%3Ac.yaml,line=3,col=4::50%25%0Abad"
+            // The newline is shown, not obeyed: the annotation is one line, as in the log.
+            "::error file=a%2Cb%3Ac.yaml,line=3,col=4::50%25\\nbad"
         );
     }
 }

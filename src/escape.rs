@@ -36,6 +36,22 @@ pub fn forbidden_char(s: &str) -> Option<char> {
     s.chars().find(|&c| is_unsafe(c))
 }
 
+/// The message of a GitHub Actions workflow command (`::error file=…::MESSAGE`): shown as for
+/// [`terminal`], then `%`, CR and LF encoded as the runner expects, so the message can neither
+/// end the command early nor start another.
+pub fn workflow_data(s: &str) -> String {
+    terminal(s)
+        .replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// A property of a workflow command (`file=…`): [`workflow_data`], and `:` and `,`, which
+/// end a property, encoded too.
+pub fn workflow_property(s: &str) -> String {
+    workflow_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -52,5 +68,14 @@ mod tests {
         assert!(!terminal("\u{85}\u{2028}").chars().any(is_unsafe));
         assert_eq!(forbidden_char("ok"), None);
         assert_eq!(forbidden_char("a\u{7}b"), Some('\u{7}'));
+    }
+
+    #[test]
+    fn workflow_commands_cannot_be_ended_or_started_by_their_text() {
+        assert_eq!(
+            workflow_data("50% done\n::add-mask::x\u{1b}"),
+            "50%25 done\\n::add-mask::x\\u{1b}"
+        );
+        assert_eq!(workflow_property("a:b,c"), "a%3Ab%2Cc");
     }
 }

@@ -125,20 +125,6 @@ fn q(s: &str) -> String {
     serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
 }
 
-/// For a comment line: control characters and Unicode line breaks escaped, so text that
-/// came from AWS cannot end the comment.
-fn comment_safe(s: &str) -> String {
-    s.chars()
-        .flat_map(|c| {
-            if c.is_control() || c == '\u{2028}' || c == '\u{2029}' {
-                c.escape_unicode().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
-}
-
 /// The tags a rule file carries for `r`: all but sgops's own (`sgops:rule`, `sgops:tags`),
 /// `aws:` ones and `rule_tags`, which sgops sets itself.
 fn own_tags<'r>(r: &'r LiveRule, config: &Config) -> BTreeMap<&'r String, &'r String> {
@@ -304,9 +290,13 @@ pub fn rule_file(rules: &[LiveRule], opts: &ImportOptions<'_>) -> Imported {
                 "{} written commented out: {reason}; {fate}",
                 r.rule_id
             ));
-            let _ = writeln!(body, "  # not imported: {}", comment_safe(&reason));
+            let _ = writeln!(
+                body,
+                "  # not imported: {}",
+                crate::escape::terminal(&reason)
+            );
             for line in rule_lines(r, &id, opts) {
-                let _ = writeln!(body, "  # {}", comment_safe(&line));
+                let _ = writeln!(body, "  # {}", crate::escape::terminal(&line));
             }
             out.commented += 1;
             continue;

@@ -860,12 +860,17 @@ fn annotations_keep_a_newline_in_a_value_on_one_line() {
             "{l}"
         );
     }
+    // Shown as the terminal shows it: `\n` and `\u{1b}` as text, nothing for the runner.
     assert!(
-        run.stdout.contains("web%0A::error file=evil.yaml"),
+        run.stdout.contains("web\\n::error file=evil.yaml"),
         "{}",
         run.stdout
     );
     assert!(!run.stderr.contains('\u{1b}'), "raw escape on stderr");
+    assert!(
+        !run.stdout.contains('\u{1b}'),
+        "raw escape in an annotation"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
