@@ -1,5 +1,6 @@
-//! Reaching AWS: the caller's base configuration, STS into each account, EC2 clients with
-//! retries and call accounting, and error messages that name operation and target.
+//! Reaching AWS: the caller's base configuration, STS into each account (once per account and
+//! run, shared by its regions, renewed before it expires), EC2 clients with retries and call
+//! accounting, and error messages that name operation and target.
 //!
 //! Honours the standard credential chain, `AWS_ENDPOINT_URL` (the local emulator in tests),
 //! `AWS_MAX_ATTEMPTS` and `AWS_RETRY_MODE`. Never logs a credential.
@@ -7,7 +8,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_ec2::config::retry::{RetryPartition, TokenBucket};
@@ -172,14 +176,95 @@ impl fmt::Debug for Aws {
     }
 }
 
-/// Temporary credentials in one account and region.
+/// An account's role, assumed: clients for any of its regions share one set of credentials.
 #[derive(Clone)]
 pub struct Session {
     pub account_id: String,
-    pub region: String,
     config: SdkConfig,
-    credentials: Credentials,
+    credentials: SharedCredentialsProvider,
     calls: Calls,
+}
+
+/// How long before they expire role credentials are renewed: longer than any one call with
+/// its retries, so a long apply never signs a request with credentials about to lapse.
+const RENEW_BEFORE: Duration = Duration::from_secs(5 * 60);
+
+/// Whether credentials expiring at `expiry` must be renewed `now`.
+fn needs_renewal(expiry: Option<SystemTime>, now: SystemTime) -> bool {
+    expiry.is_some_and(|e| {
+        e.duration_since(now)
+            .map_or(true, |left| left < RENEW_BEFORE)
+    })
+}
+
+/// One AssumeRole, as sent for an account.
+#[derive(Debug, Clone)]
+struct AssumeRequest {
+    sts: aws_sdk_sts::Client,
+    role: String,
+    /// `name (id)`, for messages.
+    account: String,
+    session_name: String,
+    external_id: Option<String>,
+}
+
+impl AssumeRequest {
+    async fn send(&self) -> Result<Credentials, AwsError> {
+        let fail = |message: String| AwsError::AssumeRole {
+            account: self.account.clone(),
+            role: self.role.clone(),
+            message,
+        };
+        let out = self
+            .sts
+            .assume_role()
+            .role_arn(&self.role)
+            .role_session_name(&self.session_name)
+            .set_external_id(self.external_id.clone())
+            .duration_seconds(3600)
+            .send()
+            .await
+            .map_err(|e| fail(describe_sdk_error(&e)))?;
+        let c = out
+            .credentials
+            .ok_or_else(|| fail("STS returned no credentials".into()))?;
+        let expiry = SystemTime::try_from(c.expiration).ok();
+        Ok(Credentials::new(
+            c.access_key_id,
+            c.secret_access_key,
+            Some(c.session_token),
+            expiry,
+            "sgops-assume-role",
+        ))
+    }
+}
+
+/// The credentials of one assumed role: those of the first AssumeRole, then fresh ones
+/// whenever they are within [`RENEW_BEFORE`] of expiring (one renewal at a time).
+#[derive(Debug)]
+struct RoleCredentials {
+    request: AssumeRequest,
+    current: tokio::sync::Mutex<Credentials>,
+}
+
+impl ProvideCredentials for RoleCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let mut current = self.current.lock().await;
+            if needs_renewal(current.expiry(), SystemTime::now()) {
+                tracing::debug!("renewing the credentials of {}", self.request.account);
+                *current = self
+                    .request
+                    .send()
+                    .await
+                    .map_err(CredentialsError::provider_error)?;
+            }
+            Ok(current.clone())
+        })
+    }
 }
 
 impl Aws {
@@ -228,48 +313,42 @@ impl Aws {
         aws_sdk_ssm::Client::from_conf(conf)
     }
 
-    /// Assumes the sgops role in `account` for work in `region`.
+    /// Assumes the sgops role in `account`, once: the session's credentials serve every
+    /// region and are renewed shortly before they expire.
+    ///
+    /// STS is reached at its regional endpoint in the caller's own region (else
+    /// `allowlist.region`): session tokens from a regional endpoint are valid in every region,
+    /// opt-in regions (ap-east-1, me-south-1, …) included, while those of the global endpoint
+    /// are not unless the account enabled version 2 tokens.
     pub async fn assume(
         &self,
         config: &Config,
         name: &str,
         account: &Account,
-        region: &str,
     ) -> Result<Session, AwsError> {
-        let role = config.role_arn(account);
+        let region = self
+            .base
+            .region()
+            .map(|r| r.as_ref().to_string())
+            .unwrap_or_else(|| config.allowlist.region.clone());
         let sts_conf = aws_sdk_sts::config::Builder::from(&self.base)
-            .region(Region::new(region.to_string()))
+            .region(Region::new(region))
             .interceptor(CountCalls(self.calls.clone()))
             .build();
-        let sts = aws_sdk_sts::Client::from_conf(sts_conf);
-        let out = sts
-            .assume_role()
-            .role_arn(&role)
-            .role_session_name(&self.session_name)
-            .set_external_id(self.external_id.clone())
-            .duration_seconds(3600)
-            .send()
-            .await
-            .map_err(|e| AwsError::AssumeRole {
-                account: format!("{name} ({})", account.id),
-                role: role.clone(),
-                message: describe_sdk_error(&e),
-            })?;
-        let c = out.credentials.ok_or_else(|| AwsError::AssumeRole {
+        let request = AssumeRequest {
+            sts: aws_sdk_sts::Client::from_conf(sts_conf),
+            role: config.role_arn(account),
             account: format!("{name} ({})", account.id),
-            role: role.clone(),
-            message: "STS returned no credentials".into(),
-        })?;
-        let credentials = Credentials::new(
-            c.access_key_id,
-            c.secret_access_key,
-            Some(c.session_token),
-            None,
-            "sgops-assume-role",
-        );
+            session_name: self.session_name.clone(),
+            external_id: self.external_id.clone(),
+        };
+        let first = request.send().await?;
+        let credentials = SharedCredentialsProvider::new(RoleCredentials {
+            request,
+            current: tokio::sync::Mutex::new(first),
+        });
         Ok(Session {
             account_id: account.id.clone(),
-            region: region.to_string(),
             config: self.base.clone(),
             credentials,
             calls: self.calls.clone(),
@@ -278,7 +357,7 @@ impl Aws {
 }
 
 impl Session {
-    /// An EC2 client in this account and region, counting its calls.
+    /// An EC2 client in this account and `region`, counting its calls.
     ///
     /// Its retries are bounded by `AWS_MAX_ATTEMPTS` and backoff, not by the SDK's retry
     /// quota: by default that is one bucket for all EC2 calls of the process (500 tokens, 5 to
@@ -286,13 +365,12 @@ impl Session {
     /// retries everywhere after a few hundred. Calls run one at a time per account × region,
     /// which gets its own partition (and, in adaptive mode, its own rate limiter, as AWS
     /// throttles per account and region).
-    pub fn ec2(&self) -> aws_sdk_ec2::Client {
-        let partition =
-            RetryPartition::custom(format!("sgops-ec2-{}-{}", self.account_id, self.region))
-                .token_bucket(TokenBucket::unlimited())
-                .build();
+    pub fn ec2(&self, region: &str) -> aws_sdk_ec2::Client {
+        let partition = RetryPartition::custom(format!("sgops-ec2-{}-{region}", self.account_id))
+            .token_bucket(TokenBucket::unlimited())
+            .build();
         let conf = aws_sdk_ec2::config::Builder::from(&self.config)
-            .region(Region::new(self.region.clone()))
+            .region(Region::new(region.to_string()))
             .credentials_provider(self.credentials.clone())
             .retry_partition(partition)
             .interceptor(CountCalls(self.calls.clone()))
@@ -347,6 +425,18 @@ fn sanitize_session_name(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_renewed_five_minutes_before_they_expire() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let at = |s: u64| Some(now + Duration::from_secs(s));
+        assert!(!needs_renewal(at(3600), now));
+        assert!(!needs_renewal(at(301), now));
+        assert!(needs_renewal(at(299), now));
+        assert!(needs_renewal(Some(now - Duration::from_secs(1)), now));
+        // Credentials without an expiry never lapse.
+        assert!(!needs_renewal(None, now));
+    }
 
     #[test]
     fn session_names_are_valid() {

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::allowlist::{self, Allowlist};
 use crate::apply::{self, ApplyReport, ChangeResult};
-use crate::aws::Aws;
+use crate::aws::{Aws, Session};
 use crate::cli::Shard;
 use crate::config::Config;
 use crate::error::Error;
@@ -122,8 +122,17 @@ pub fn targets(
         .collect())
 }
 
-/// Assumes the role and reads the named groups of every target, `concurrency` at once.
+/// Each account's role, assumed at most once per run, by the first of its targets to need it.
+type Sessions = BTreeMap<String, tokio::sync::OnceCell<Result<Session, String>>>;
+
+/// Assumes each account's role once and reads the named groups of every target (account ×
+/// region), `concurrency` targets at once.
 pub async fn read(aws: &Aws, config: &Config, desired: &Desired, targets: &[Target]) -> Read {
+    let sessions: Sessions = targets
+        .iter()
+        .map(|t| (t.account.clone(), tokio::sync::OnceCell::new()))
+        .collect();
+    let sessions = &sessions;
     let progress = Progress::new(targets.len(), "reading");
     let results: Vec<(Target, Result<LiveTarget, String>, Option<AwsEc2>)> =
         futures::stream::iter(targets.iter().cloned())
@@ -141,7 +150,7 @@ pub async fn read(aws: &Aws, config: &Config, desired: &Desired, targets: &[Targ
                     .flat_map(|f| &f.rules)
                     .filter_map(|r| prefix_list_of(&r.spec.peer))
                     .collect();
-                let out = read_one(aws, config, &t, &groups, lists).await;
+                let out = read_one(aws, config, sessions, &t, &groups, lists).await;
                 progress.done(
                     &t,
                     match &out {
@@ -182,6 +191,7 @@ fn prefix_list_of(peer: &Peer) -> Option<String> {
 async fn read_one(
     aws: &Aws,
     config: &Config,
+    sessions: &Sessions,
     t: &Target,
     groups: &[GroupRef],
     mut lists: BTreeSet<String>,
@@ -190,12 +200,21 @@ async fn read_one(
         .accounts
         .get(&t.account)
         .ok_or_else(|| format!("account {} is not in sgops.yaml", t.account))?;
-    let session = aws
-        .assume(config, &t.account, account, &t.region)
+    let cell = sessions
+        .get(&t.account)
+        .ok_or_else(|| format!("account {} has no session", t.account))?;
+    // The other regions of the account wait for the first one's AssumeRole, and share its
+    // credentials, or its failure.
+    let session = cell
+        .get_or_init(|| async {
+            aws.assume(config, &t.account, account)
+                .await
+                .map_err(|e| e.to_string())
+        })
         .await
-        .map_err(|e| e.to_string())?;
+        .clone()?;
     let ec2 = AwsEc2 {
-        client: session.ec2(),
+        client: session.ec2(&t.region),
     };
     let mut live = ec2.read(groups).await?;
     // Prefix-list rules weigh their list's max entries in the quota pre-flight: one more

@@ -342,6 +342,26 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     )
 }
 
+/// Errors for reading: the same message in several regions of one account (its role could
+/// not be assumed, say) is one error naming those regions (`eu-west-1, us-east-1`). The plan
+/// keeps one error per account × region; this is how people are told.
+pub fn errors_by_account(errors: &[PlanError]) -> Vec<PlanError> {
+    let mut merged: Vec<PlanError> = Vec::new();
+    for e in errors {
+        match merged
+            .iter_mut()
+            .find(|m| m.account == e.account && m.message == e.message)
+        {
+            Some(m) => {
+                m.region.push_str(", ");
+                m.region.push_str(&e.region);
+            }
+            None => merged.push(e.clone()),
+        }
+    }
+    merged
+}
+
 /// Sorts, counts and wraps changes, errors and warnings into a plan.
 fn finish(
     mut changes: Vec<Change>,

@@ -248,7 +248,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
                 Style::new().fg_color(Some(AnsiColor::Red.into())).bold()
             )
         );
-        for e in &plan.errors {
+        for e in crate::plan::errors_by_account(&plan.errors) {
             let _ = writeln!(
                 out,
                 "  {} {}: {}",

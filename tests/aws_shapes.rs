@@ -554,9 +554,165 @@ async fn assume_role_carries_role_external_id_and_session_name() {
         .map(form)
         .filter(|f| f.get("Action").map(String::as_str) == Some("AssumeRole"))
         .collect();
-    assert_eq!(assumes.len(), 1, "one AssumeRole per account × region");
+    assert_eq!(assumes.len(), 1, "one AssumeRole per account");
     let f = &assumes[0];
     assert_eq!(f["RoleArn"], "arn:aws:iam::111111111111:role/sgops-reader");
     assert_eq!(f["ExternalId"], "ext-123");
     assert_eq!(f["RoleSessionName"], "sgops-pr42-0123456789ab");
+}
+
+/// A fake AWS for a plan over several accounts and regions: SSM answers the allow-list, STS
+/// gives credentials that expire after `lifetime`, EC2 an empty region.
+async fn fake_aws(lifetime: std::time::Duration) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::header(
+            "x-amz-target",
+            "AmazonSSM.GetParameter",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/x-amz-json-1.1")
+                .set_body_json(serde_json::json!({"Parameter": {
+                    "Name": "/p/ec2", "Type": "String",
+                    "Value": "{\"authorize_security_group_ingress\"}"}})),
+        )
+        .mount(&server)
+        .await;
+    let expires =
+        jiff::Timestamp::now() + jiff::SignedDuration::try_from(lifetime).expect("lifetime");
+    Mock::given(method("POST"))
+        .and(body_string_contains("Action=AssumeRole"))
+        .respond_with(xml(format!(
+            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>\
+             <Credentials><AccessKeyId>ASIAFAKE</AccessKeyId><SecretAccessKey>secret</SecretAccessKey>\
+             <SessionToken>token</SessionToken><Expiration>{}</Expiration></Credentials>\
+             <AssumedRoleUser><AssumedRoleId>AROAFAKE:s</AssumedRoleId>\
+             <Arn>arn:aws:sts::111111111111:assumed-role/sgops/s</Arn></AssumedRoleUser>\
+             </AssumeRoleResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>\
+             </AssumeRoleResponse>",
+            expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+        )))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(body_string_contains("Action=DescribeSecurityGroupRules"))
+        .respond_with(xml(rules_page(&[], None)))
+        .mount(&server)
+        .await;
+    server
+}
+
+/// `sgops plan` in a repository of `accounts` accounts whose `regions` are all read.
+fn plan_regions(
+    server: &MockServer,
+    accounts: usize,
+    regions: &[&str],
+    extra: &[(&str, &str)],
+) -> std::process::Output {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = format!(
+        "allowlist:\n  parameter_prefix: /p/\n  region: us-east-1\nregions: [{}]\nconcurrency: 1\naccounts:\n",
+        regions.join(", ")
+    );
+    for i in 1..=accounts {
+        cfg.push_str(&format!("  a{i}: \"{:012}\"\n", 111_111_111_110 + i as u64));
+    }
+    std::fs::write(dir.path().join("sgops.yaml"), cfg).expect("config");
+    std::fs::create_dir_all(dir.path().join("rules")).expect("mkdir");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_sgops"));
+    cmd.current_dir(dir.path())
+        .args(["plan", "--format", "json"])
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", server.uri())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "eu-central-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run sgops")
+}
+
+/// The region a request was signed for, from its SigV4 credential scope.
+fn signed_region(r: &Request) -> (String, String) {
+    let auth = r
+        .headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let scope = auth
+        .split("Credential=")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .unwrap_or_default();
+    let parts: Vec<&str> = scope.split('/').collect();
+    (
+        parts.first().copied().unwrap_or_default().to_string(),
+        parts.get(2).copied().unwrap_or_default().to_string(),
+    )
+}
+
+/// One AssumeRole per account, whatever the number of regions: role credentials are valid in
+/// every region. STS is asked in the caller's own region (a regional endpoint), and each
+/// region's EC2 calls are signed with the assumed credentials for that region.
+#[tokio::test]
+async fn one_assume_role_per_account_serves_all_its_regions() {
+    let server = fake_aws(std::time::Duration::from_secs(3600)).await;
+    let regions = ["us-east-1", "eu-west-1", "ap-southeast-2", "sa-east-1"];
+    let out = plan_regions(&server, 3, &regions, &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let requests = server.received_requests().await.expect("recording");
+    let action = |r: &Request| form(r).get("Action").cloned().unwrap_or_default();
+    let assumes: Vec<&Request> = requests
+        .iter()
+        .filter(|r| action(r) == "AssumeRole")
+        .collect();
+    assert_eq!(
+        assumes.len(),
+        3,
+        "one AssumeRole per account, not per account × region"
+    );
+    for a in &assumes {
+        assert_eq!(
+            signed_region(a),
+            ("testing".to_string(), "eu-central-1".to_string()),
+            "STS at the caller's regional endpoint, with the caller's credentials"
+        );
+    }
+    let mut reads: Vec<(String, String)> = requests
+        .iter()
+        .filter(|r| action(r) == "DescribeSecurityGroupRules")
+        .map(signed_region)
+        .collect();
+    reads.sort();
+    let mut want: Vec<(String, String)> = regions
+        .iter()
+        .flat_map(|r| std::iter::repeat_n(("ASIAFAKE".to_string(), r.to_string()), 3))
+        .collect();
+    want.sort();
+    assert_eq!(
+        reads, want,
+        "12 reads, each with the role's credentials in its region"
+    );
+}
+
+/// Credentials about to expire are renewed before use: with STS handing out credentials that
+/// lapse in seconds, every use assumes the role again.
+#[tokio::test]
+async fn credentials_about_to_expire_are_renewed() {
+    let server = fake_aws(std::time::Duration::from_secs(5)).await;
+    let out = plan_regions(&server, 1, &["us-east-1", "eu-west-1"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let requests = server.received_requests().await.expect("recording");
+    let assumes = requests
+        .iter()
+        .filter(|r| form(r).get("Action").map(String::as_str) == Some("AssumeRole"))
+        .count();
+    // The first AssumeRole, then one renewal for each region's read.
+    assert_eq!(assumes, 3, "{stderr}");
 }

@@ -294,6 +294,45 @@ async fn unassumable_role_is_named_on_stderr() {
     );
 }
 
+/// An account whose role cannot be assumed fails all its regions with one AssumeRole, and
+/// is reported once, naming its regions; the other account's regions are all read.
+#[tokio::test]
+async fn unassumable_role_fails_all_its_regions_once() {
+    let w = world(
+        &["good", "locked"],
+        1,
+        "regions: [us-east-1, eu-west-1, ap-southeast-2]\n",
+    )
+    .await;
+    let locked = &w.accounts[1];
+    let proxy = FaultProxy::start(&["--deny-assume", &locked.id]);
+    let (code, out, err) = w.repo.sgops_via(&proxy.url, &["plan", "--stats"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let stats = proxy.stats();
+    assert_eq!(
+        stats["denied_assume"],
+        serde_json::json!({ locked.id.clone(): 1 }),
+        "one AssumeRole for the locked account, not one per region"
+    );
+    assert_eq!(stats["by_action"]["AssumeRole"], 2, "{stats:#}");
+    assert_eq!(
+        stats["by_action"]["DescribeSecurityGroupRules"], 3,
+        "{stats:#}"
+    );
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(
+        errors[0].starts_with("error: locked ap-southeast-2, eu-west-1, us-east-1: cannot assume")
+            && errors[0].contains(&locked.id)
+            && errors[0].contains("AccessDenied"),
+        "{err}"
+    );
+    // The JSON plan keeps one error per account × region, for tools.
+    let (_, json, _) = w.repo.sgops_via(&proxy.url, &["plan", "--format", "json"]);
+    let plan: Value = serde_json::from_str(&json).expect("JSON plan");
+    assert_eq!(plan["errors"].as_array().map(Vec::len), Some(3), "{json}");
+}
+
 /// `(rule, status)` of each result line of a journal, and whether it has the final summary.
 fn journal(path: &std::path::Path) -> (Vec<(String, String, String)>, bool) {
     let text = std::fs::read_to_string(path).unwrap_or_default();

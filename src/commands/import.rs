@@ -26,9 +26,9 @@ pub fn run(config_path: &Path, today: Date, args: &ImportArgs) -> Result<Exit, E
     let group = GroupRef::Id(args.security_group.clone());
     let live = rt.block_on(async {
         let aws = Aws::load(&cfg).await;
-        let session = aws.assume(&cfg, name, account, &args.region).await?;
+        let session = aws.assume(&cfg, name, account).await?;
         let ec2 = AwsEc2 {
-            client: session.ec2(),
+            client: session.ec2(&args.region),
         };
         ec2.read(std::slice::from_ref(&group))
             .await

@@ -91,8 +91,8 @@ async fn invoke(
         dry_run = args.dry_run,
         "invoking"
     );
-    let session = aws.assume(cfg, name, account, &args.region).await?;
-    let outcome = invoke::call(&session.ec2(), &request, args.dry_run)
+    let session = aws.assume(cfg, name, account).await?;
+    let outcome = invoke::call(&session.ec2(&args.region), &request, args.dry_run)
         .await
         .map_err(|e| {
             let calls = aws.calls.snapshot();

@@ -302,7 +302,7 @@ async fn run_apply(
 
 /// One line per account × region that could not be planned, for standard error.
 fn errors_text(errors: &[crate::plan::PlanError]) -> String {
-    errors
+    crate::plan::errors_by_account(errors)
         .iter()
         .map(|e| {
             format!(
