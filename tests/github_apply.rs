@@ -2,6 +2,7 @@
 //! request merged as `GITHUB_SHA`, and plan shards over many accounts split them exactly once
 //! and merge back into one comment.
 
+mod github_shapes;
 mod support;
 
 use std::collections::BTreeSet;
@@ -53,6 +54,16 @@ async fn pulls(server: &MockServer, prs: Value) {
         .await;
 }
 
+/// A comment on `pr` by sgops (the Actions token's bot), as GitHub returns it.
+fn ours(pr: u64, id: u64, body: &str) -> Value {
+    github_shapes::comment(pr, id, github_shapes::actions_bot(), body)
+}
+
+/// A comment on `pr` by a person, as GitHub returns it.
+fn theirs(pr: u64, id: u64, body: &str) -> Value {
+    github_shapes::comment(pr, id, github_shapes::person("someone"), body)
+}
+
 async fn comments_of(server: &MockServer, pr: u64, existing: Value, posts: u64) {
     Mock::given(method("GET"))
         .and(path(format!("/repos/o/r/issues/{pr}/comments")))
@@ -65,7 +76,7 @@ async fn comments_of(server: &MockServer, pr: u64, existing: Value, posts: u64) 
     Mock::given(method("POST"))
         .and(path(format!("/repos/o/r/issues/{pr}/comments")))
         .and(bearer_token(TOKEN))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 7001, "body": ""})))
+        .respond_with(ResponseTemplate::new(201).set_body_json(ours(pr, 7001, "")))
         .expect(posts)
         .named("create comment")
         .mount(server)
@@ -134,7 +145,7 @@ async fn apply_result_goes_to_the_merged_pull_request_and_is_edited_on_rerun() {
         ]),
     )
     .await;
-    comments_of(&server, 42, json!([{"id": 1, "body": "LGTM"}]), 1).await;
+    comments_of(&server, 42, json!([theirs(42, 1, "LGTM")]), 1).await;
     nothing_else(&server).await;
 
     let (code, out, err) = run(&w.repo, &["apply", "--comment"], &gh_env(&server));
@@ -179,11 +190,11 @@ async fn apply_result_goes_to_the_merged_pull_request_and_is_edited_on_rerun() {
         json!([{"number": 42, "state": "closed", "merged_at": "2026-11-27T09:00:00Z"}]),
     )
     .await;
-    comments_of(&again, 42, json!([{"id": 7001, "body": body}]), 0).await;
+    comments_of(&again, 42, json!([ours(42, 7001, body)]), 0).await;
     Mock::given(method("PATCH"))
         .and(path("/repos/o/r/issues/comments/7001"))
         .and(bearer_token(TOKEN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"id": 7001, "body": ""})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ours(42, 7001, "")))
         .expect(1)
         .named("edit comment")
         .mount(&again)
@@ -275,6 +286,77 @@ async fn a_refused_apply_is_posted_to_the_merged_pull_request() {
         ingress(&w.ec2, &w.group).await.is_empty(),
         "nothing changed"
     );
+}
+
+/// The pull request #42, merged.
+fn merged_42() -> Value {
+    json!([{"number": 42, "state": "closed", "merged_at": "2026-11-27T09:00:00Z"}])
+}
+
+#[tokio::test]
+async fn a_marked_apply_comment_by_someone_else_is_left_alone() {
+    let w = world().await;
+    let server = MockServer::start().await;
+    pulls(&server, merged_42()).await;
+    // The pull request's author wrote the marker first, hoping the result lands in a comment
+    // they can edit afterwards. Its PATCH would hit the catch-all.
+    let fake = format!("{APPLY_MARKER}\n### sgops apply\n\n0 applied, 0 converged, 0 failed");
+    comments_of(&server, 42, json!([theirs(42, 66, &fake)]), 1).await;
+    nothing_else(&server).await;
+    let (code, out, err) = run(&w.repo, &["apply", "--comment"], &gh_env(&server));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains("comment 66 on #42 carries the sgops marker but was written by someone"),
+        "{err}"
+    );
+    assert!(
+        err.contains("apply result posted to #42 (Created(7001))"),
+        "{err}"
+    );
+    server.verify().await;
+    let posts = written(&server, "POST").await;
+    assert_eq!(posts.len(), 1);
+    assert!(
+        posts[0].1.contains("1 applied, 0 converged"),
+        "{}",
+        posts[0].1
+    );
+}
+
+#[tokio::test]
+async fn sgops_comment_author_makes_an_apps_apply_comment_ours() {
+    let w = world().await;
+    let server = MockServer::start().await;
+    pulls(&server, merged_42()).await;
+    let old = format!("{APPLY_MARKER}\n### sgops apply\n\nold result");
+    let app = github_shapes::comment(42, 71, github_shapes::app_bot("my-app"), &old);
+    // With an App's token, the Actions bot's marked comment is not sgops's.
+    comments_of(&server, 42, json!([ours(42, 70, &old), app]), 0).await;
+    Mock::given(method("PATCH"))
+        .and(path("/repos/o/r/issues/comments/71"))
+        .and(bearer_token(TOKEN))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(github_shapes::comment(
+                42,
+                71,
+                github_shapes::app_bot("my-app"),
+                "",
+            )),
+        )
+        .expect(1)
+        .named("edit the app's comment")
+        .mount(&server)
+        .await;
+    nothing_else(&server).await;
+    let mut env = gh_env(&server);
+    env.push(("SGOPS_COMMENT_AUTHOR", "my-app[bot]".into()));
+    let (code, out, err) = run(&w.repo, &["apply", "--comment"], &env);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains("apply result posted to #42 (Updated(71))"),
+        "{err}"
+    );
+    server.verify().await;
 }
 
 #[tokio::test]

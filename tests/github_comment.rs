@@ -4,6 +4,8 @@
 //! from rule files cannot inject HTML, mentions or table cells; GitHub errors say what to do;
 //! the token is never printed.
 
+mod github_shapes;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -229,8 +231,14 @@ fn sgops_raw(dir: &Path, args: &[&str], base: &[(&str, &str)], extra: &[(&str, &
     out
 }
 
-fn comment_json(id: u64, body: &str) -> Value {
-    json!({ "id": id, "body": body, "user": { "login": "someone" } })
+/// A comment on #7 by sgops (the Actions token's bot), as GitHub returns it.
+fn ours(id: u64, body: &str) -> Value {
+    github_shapes::comment(7, id, github_shapes::actions_bot(), body)
+}
+
+/// A comment on #7 by a person, as GitHub returns it.
+fn theirs(id: u64, body: &str) -> Value {
+    github_shapes::comment(7, id, github_shapes::person("someone"), body)
 }
 
 /// `GET …/comments?per_page=100` answers `comments` on one page.
@@ -250,7 +258,7 @@ async fn post(server: &MockServer, times: u64) {
     Mock::given(method("POST"))
         .and(path(COMMENTS))
         .and(bearer_token(TOKEN))
-        .respond_with(ResponseTemplate::new(201).set_body_json(comment_json(9001, "")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(ours(9001, "")))
         .expect(times)
         .named("create comment")
         .mount(server)
@@ -261,7 +269,7 @@ async fn patch(server: &MockServer, id: u64, times: u64) {
     Mock::given(method("PATCH"))
         .and(path(format!("/repos/o/r/issues/comments/{id}")))
         .and(bearer_token(TOKEN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(comment_json(id, "")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ours(id, "")))
         .expect(times)
         .named("edit comment")
         .mount(server)
@@ -427,10 +435,7 @@ async fn first_run_creates_one_comment_with_summary_commit_and_fingerprint() {
     // Someone else's comments are there already; none carries the marker.
     list(
         &server,
-        vec![
-            comment_json(1, "LGTM"),
-            comment_json(2, "sgops plan looks fine to me"),
-        ],
+        vec![theirs(1, "LGTM"), theirs(2, "sgops plan looks fine to me")],
         1,
     )
     .await;
@@ -529,9 +534,9 @@ async fn second_run_edits_the_comment_in_place() {
     list(
         &server,
         vec![
-            comment_json(1, "LGTM"),
-            comment_json(55, &format!("{PLAN_MARKER}\n### sgops plan\n\nold plan")),
-            comment_json(3, "one more"),
+            theirs(1, "LGTM"),
+            ours(55, &format!("{PLAN_MARKER}\n### sgops plan\n\nold plan")),
+            theirs(3, "one more"),
         ],
         1,
     )
@@ -564,8 +569,8 @@ async fn a_comment_of_another_marker_version_is_edited_not_doubled() {
         &server,
         vec![
             // Not ours: another tool's marker that merely starts alike.
-            comment_json(2, "<!-- sgops:planner v1 -->\nsomething else"),
-            comment_json(56, &format!("{other_version}\n### sgops plan\n\nold plan")),
+            ours(2, "<!-- sgops:planner v1 -->\nsomething else"),
+            ours(56, &format!("{other_version}\n### sgops plan\n\nold plan")),
         ],
         1,
     )
@@ -603,7 +608,7 @@ async fn unchanged_body_is_left_alone() {
 
     // Same plan again: the comment GitHub holds is exactly that body, so no write at all.
     let second = MockServer::start().await;
-    list(&second, vec![comment_json(9001, &posted)], 1).await;
+    list(&second, vec![ours(9001, &posted)], 1).await;
     post(&second, 0).await;
     patch(&second, 9001, 0).await;
     no_other_writes(&second).await;
@@ -618,7 +623,7 @@ async fn unchanged_body_is_left_alone() {
 
     // A new commit changes the body: edited, not stacked.
     let third = MockServer::start().await;
-    list(&third, vec![comment_json(9001, &posted)], 1).await;
+    list(&third, vec![ours(9001, &posted)], 1).await;
     patch(&third, 9001, 1).await;
     no_other_writes(&third).await;
     let mut args2 = args;
@@ -640,7 +645,7 @@ async fn marker_on_page_two_is_found_and_edited() {
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), "plan.json", &small_plan("sha256:dddd4444"));
     let page1: Vec<Value> = (1..=100)
-        .map(|i| comment_json(i, &format!("review comment {i} about sgops plan")))
+        .map(|i| theirs(i, &format!("review comment {i} about sgops plan")))
         .collect();
     let next = format!("{}{COMMENTS}?per_page=100&page=2", server.uri());
     Mock::given(method("GET"))
@@ -665,8 +670,8 @@ async fn marker_on_page_two_is_found_and_edited() {
         .and(query_param("page", "2"))
         .and(bearer_token(TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(vec![
-            comment_json(101, "another"),
-            comment_json(4242, &format!("{PLAN_MARKER}\nolder plan")),
+            theirs(101, "another"),
+            ours(4242, &format!("{PLAN_MARKER}\nolder plan")),
         ]))
         .expect(1)
         .named("page 2")
@@ -694,11 +699,11 @@ async fn a_quoted_marker_in_someone_elses_comment_is_not_taken_for_ours() {
     list(
         &server,
         vec![
-            comment_json(
+            theirs(
                 10,
                 &format!("> why is this deleting?\n> {PLAN_MARKER}\n> ### sgops plan"),
             ),
-            comment_json(11, &format!("{PLAN_MARKER}\n### sgops plan\n\nold")),
+            ours(11, &format!("{PLAN_MARKER}\n### sgops plan\n\nold")),
         ],
         1,
     )
@@ -709,6 +714,94 @@ async fn a_quoted_marker_in_someone_elses_comment_is_not_taken_for_ours() {
     let out = comment_on_7(&server, dir.path(), &plan);
     assert_eq!(out.code, 0, "{}", out.stderr);
     server.verify().await;
+}
+
+/// A marked comment by `author` (id 66) and, when `mine` is given, sgops's own (id 67) after
+/// it; runs `comment` with `env`. Returns stderr. `edited`: the id that must be edited, or
+/// none, when sgops must post its own comment instead.
+async fn marked_by(
+    author: Value,
+    mine: Option<Value>,
+    env: &[(&str, &str)],
+    edited: Option<u64>,
+) -> String {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), "plan.json", &small_plan("sha256:abab"));
+    let marked = format!("{PLAN_MARKER}\n### sgops plan\n\nNo changes.");
+    let mut comments = vec![github_shapes::comment(7, 66, author, &marked)];
+    if let Some(me) = mine {
+        comments.push(github_shapes::comment(7, 67, me, &marked));
+    }
+    list(&server, comments, 1).await;
+    for id in [66, 67] {
+        patch(&server, id, u64::from(edited == Some(id))).await;
+    }
+    post(&server, u64::from(edited.is_none())).await;
+    no_other_writes(&server).await;
+    let file = plan.to_str().unwrap();
+    let out = sgops(
+        &server,
+        dir.path(),
+        &["comment", "--pr", "7", "--plan", file],
+        env,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let done = match edited {
+        Some(id) => format!("#7: updated comment {id}"),
+        None => "#7: created comment 9001".into(),
+    };
+    assert!(out.stderr.contains(&done), "{}", out.stderr);
+    server.verify().await;
+    out.stderr
+}
+
+#[tokio::test]
+async fn a_marked_comment_by_anyone_else_is_left_alone() {
+    // A pull request's author writes the marker first: were sgops to write the plan into that
+    // comment, its author could edit the plan afterwards and hide a delete or a denial.
+    for author in [
+        github_shapes::person("mallory"),
+        // Only a bot account can have a `[bot]` login; sgops checks the type all the same.
+        github_shapes::user("github-actions[bot]", 666, "User"),
+        github_shapes::user("GitHub-Actions", 667, "Organization"),
+        github_shapes::app_bot("other"),
+        // A deleted account: GitHub shows its comments as by `ghost`, or with no user.
+        github_shapes::user("ghost", 10_137, "User"),
+        Value::Null,
+    ] {
+        let err = marked_by(author.clone(), None, &[], None).await;
+        assert!(
+            err.contains("comment 66 on #7 carries the sgops marker but was written by"),
+            "{author}: {err}"
+        );
+        assert!(err.contains("left alone"), "{err}");
+        // sgops's own comment after it is the one edited.
+        marked_by(author, Some(github_shapes::actions_bot()), &[], Some(67)).await;
+    }
+}
+
+#[tokio::test]
+async fn sgops_comment_author_names_the_identity_of_another_token() {
+    // A GitHub App's installation token comments as the app's bot.
+    let app = [("SGOPS_COMMENT_AUTHOR", "My-App[bot]")];
+    marked_by(github_shapes::app_bot("my-app"), None, &app, Some(66)).await;
+    // Then the Actions bot's marked comment is someone else's.
+    marked_by(github_shapes::actions_bot(), None, &app, None).await;
+    marked_by(
+        github_shapes::actions_bot(),
+        Some(github_shapes::app_bot("my-app")),
+        &app,
+        Some(67),
+    )
+    .await;
+    // A personal token comments as its user (no `[bot]`: any account type).
+    let user = [("SGOPS_COMMENT_AUTHOR", "ops-robot")];
+    marked_by(github_shapes::person("Ops-Robot"), None, &user, Some(66)).await;
+    marked_by(github_shapes::person("mallory"), None, &user, None).await;
+    // Empty is the default.
+    let empty = [("SGOPS_COMMENT_AUTHOR", "")];
+    marked_by(github_shapes::actions_bot(), None, &empty, Some(66)).await;
 }
 
 #[tokio::test]
@@ -728,7 +821,7 @@ async fn github_enterprise_api_path_is_kept() {
     Mock::given(method("POST"))
         .and(path(format!("/api/v3{COMMENTS}")))
         .and(bearer_token(TOKEN))
-        .respond_with(ResponseTemplate::new(201).set_body_json(comment_json(5, "")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(ours(5, "")))
         .expect(1)
         .mount(&server)
         .await;
@@ -1354,16 +1447,19 @@ async fn list_fails(f: Failing, extra: &[(&str, &str)]) -> (String, usize) {
 
 /// The first POST fails with `status`. When `landed`, it was posted all the same (its reply
 /// was lost) and the next listing shows it: sgops must edit that comment, not post again.
-/// Otherwise sgops posts once more. Either way: one comment, exit 0.
-async fn first_post_fails(status: u16, landed: bool) {
+/// Otherwise sgops posts once more. Either way: one comment, exit 0. When `hijacked`, someone
+/// else posted a marked comment in between (listed first): it is not taken for the lost one.
+async fn first_post_fails(status: u16, landed: bool, hijacked: bool) {
     let server = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), "plan.json", &small_plan("sha256:1111"));
-    let after: Vec<Value> = if landed {
-        vec![comment_json(9001, &format!("{PLAN_MARKER}\nas posted"))]
-    } else {
-        vec![]
-    };
+    let mut after: Vec<Value> = Vec::new();
+    if hijacked {
+        after.push(theirs(66, &format!("{PLAN_MARKER}\nas posted")));
+    }
+    if landed {
+        after.push(ours(9001, &format!("{PLAN_MARKER}\nas posted")));
+    }
     for (name, comments) in [("list before posting", vec![]), ("list after", after)] {
         Mock::given(method("GET"))
             .and(path(COMMENTS))
@@ -1385,6 +1481,7 @@ async fn first_post_fails(status: u16, landed: bool) {
         .await;
     post(&server, u64::from(!landed)).await;
     patch(&server, 9001, u64::from(landed)).await;
+    patch(&server, 66, 0).await;
     no_other_writes(&server).await;
     let out = comment_on_7(&server, dir.path(), &plan);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -1398,12 +1495,18 @@ async fn first_post_fails(status: u16, landed: bool) {
 
 #[tokio::test]
 async fn a_lost_post_reply_does_not_post_twice() {
-    first_post_fails(502, true).await;
+    first_post_fails(502, true, false).await;
 }
 
 #[tokio::test]
 async fn a_failed_post_is_retried_after_checking() {
-    first_post_fails(503, false).await;
+    first_post_fails(503, false, false).await;
+}
+
+#[tokio::test]
+async fn after_a_failed_post_only_our_own_comment_is_taken_for_it() {
+    first_post_fails(502, true, true).await;
+    first_post_fails(503, false, true).await;
 }
 
 #[tokio::test]
@@ -1481,7 +1584,7 @@ async fn edit_of_a_vanished_comment_is_not_found() {
     let server = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), "plan.json", &small_plan("sha256:9999"));
-    list(&server, vec![comment_json(55, PLAN_MARKER)], 1).await;
+    list(&server, vec![ours(55, PLAN_MARKER)], 1).await;
     Mock::given(method("PATCH"))
         .and(path("/repos/o/r/issues/comments/55"))
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))
