@@ -1389,6 +1389,62 @@ async fn a_missing_shard_is_an_error_row_not_a_silent_gap() {
 }
 
 #[tokio::test]
+async fn a_plan_in_the_shape_of_the_spec_is_commented() {
+    // SPEC section 7's JSON plan as written there: no `ops` (an addition of sgops's own),
+    // `before: null`, `after` the rule as in a rule file.
+    let spec = r#"{
+      "version": 1,
+      "fingerprint": "sha256:5b7c2f0e9d1a",
+      "summary": {"create": 1, "adopt": 0, "update": 0, "replace": 0, "retag": 0, "delete": 0, "denied": 0},
+      "changes": [
+        {"account": "itx-016", "account_id": "111111111111", "region": "us-east-1",
+         "security_group": "sg-0a1b2c3d4e5f67890", "rule": "partner-callbacks-https", "action": "create",
+         "api_actions": ["authorize_security_group_ingress"], "allowed": true,
+         "live_rule_id": null, "before": null,
+         "after": {"id": "partner-callbacks-https", "direction": "ingress", "protocol": "tcp",
+                   "ports": 443, "cidr": "203.0.113.0/24", "description": "Partner callbacks",
+                   "ticket": "CHG-12345", "expires": "2027-06-30", "tags": {"team": "payments"}},
+         "file": "rules/itx-016/us-east-1/payments-app.yaml"}
+      ],
+      "errors": [ {"account": "itx-046", "region": "us-east-1", "message": "cannot assume role sgops"} ]
+    }"#;
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan.json");
+    std::fs::write(&file, spec).unwrap();
+    list(&server, vec![], 1).await;
+    post(&server, 1).await;
+    no_other_writes(&server).await;
+    let out = comment_on_7(&server, dir.path(), &file);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    server.verify().await;
+    let body = one_body(&server, "POST").await;
+    assert!(body.contains("Fingerprint `sha256:5b7c2f0e9d1a`"), "{body}");
+    assert!(
+        body.contains("+ create sg-0a1b2c3d4e5f67890 partner-callbacks-https"),
+        "{body}"
+    );
+    assert!(body.contains("+     cidr: 203.0.113.0/24"), "{body}");
+    assert!(
+        body.contains("- **itx-046** us-east-1: cannot assume role sgops"),
+        "{body}"
+    );
+    // A rule with only the keys every rule has reads as well (no id, ticket, expires, tags).
+    let bare = spec.replace(r#""id": "partner-callbacks-https", "#, "");
+    let bare = bare.replace(
+        r#",
+                   "ticket": "CHG-12345", "expires": "2027-06-30", "tags": {"team": "payments"}"#,
+        "",
+    );
+    assert!(
+        !bare.contains("ticket") && !bare.contains("\"id\""),
+        "{bare}"
+    );
+    let plan: Plan = serde_json::from_str(&bare).expect("the SPEC's plan reads");
+    assert!(plan.changes[0].ops.is_empty());
+}
+
+#[tokio::test]
 async fn a_file_that_is_not_a_plan_is_refused_before_github() {
     let server = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();
