@@ -14,6 +14,7 @@ pub mod config;
 pub mod diag;
 pub mod engine;
 pub mod error;
+pub mod escape;
 pub mod github;
 pub mod import;
 pub mod invoke;

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use similar::{ChangeTag, TextDiff};
 
+use crate::escape;
 use crate::plan::{Action, Change, Plan, PlanError};
 use crate::rules::RuleView;
 
@@ -227,28 +228,6 @@ pub fn text(plan: &Plan, color: bool) -> String {
     out
 }
 
-/// Escapes text from rule files or AWS for Markdown and HTML: no tags, no table breaks,
-/// no @mentions, no code-span or emphasis games.
-pub fn md_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '|' => out.push_str("&#124;"),
-            '@' => out.push_str("@\u{200b}"),
-            '`' | '*' | '_' | '[' | ']' | '\\' | '#' | '~' => {
-                out.push('\\');
-                out.push(ch);
-            }
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Per-account counts for the Markdown summary table.
 #[derive(Default)]
 struct Counts {
@@ -359,8 +338,8 @@ pub fn markdown_with(plan: &Plan, opts: &MdOptions<'_>) -> String {
             };
             let row = format!(
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                md_escape(account),
-                md_escape(region),
+                escape::markdown(account),
+                escape::markdown(region),
                 n(Action::Create),
                 n(Action::Adopt),
                 n(Action::Update),
@@ -401,9 +380,9 @@ pub fn markdown_with(plan: &Plan, opts: &MdOptions<'_>) -> String {
             }
             let line = format!(
                 "- **{}** {}: {}\n",
-                md_escape(account),
-                md_escape(region),
-                md_escape(&short)
+                escape::markdown(account),
+                escape::markdown(region),
+                escape::markdown(&short)
             );
             if i == 50 || head.len() + line.len() > head_limit {
                 let _ = writeln!(head, "- … and {} more errors", plan.errors.len() - i);
@@ -443,9 +422,9 @@ fn details(
 ) -> (String, bool) {
     let open = format!(
         "<details><summary>{} ({}) {} — {} changes</summary>\n\n```diff\n",
-        md_escape(account),
-        md_escape(account_id),
-        md_escape(region),
+        escape::markdown(account),
+        escape::markdown(account_id),
+        escape::markdown(region),
         changes.len()
     );
     let close = "```\n\n</details>\n\n";
@@ -461,11 +440,11 @@ fn details(
             "{} {} {} {}{}\n",
             symbol(c.action),
             c.action.as_str(),
-            fence_safe(&c.security_group),
-            fence_safe(&c.rule),
+            escape::in_fence(&c.security_group),
+            escape::in_fence(&c.rule),
             denied
         );
-        chunk.push_str(&fence_safe(&rule_diff(
+        chunk.push_str(&escape::in_fence(&rule_diff(
             c.before.as_ref(),
             c.after.as_ref(),
             Layout::Markdown,
@@ -484,11 +463,6 @@ fn details(
         let _ = writeln!(body, "… {} more changes not shown", changes.len() - shown);
     }
     (format!("{open}{body}{close}"), complete)
-}
-
-/// Text inside a fenced block cannot close the fence.
-fn fence_safe(s: &str) -> String {
-    s.replace("```", "`\u{200b}``")
 }
 
 /// The apply result as Markdown for the merged pull request, cut to `limit` bytes.
@@ -516,7 +490,7 @@ pub fn apply_stopped_markdown(message: &str, refused: bool, commit: &str) -> Str
     );
     let _ = writeln!(out, "Commit `{}`\n", commit_id(commit));
     for line in message.lines() {
-        let _ = writeln!(out, "> {}", md_escape(line.trim_start()));
+        let _ = writeln!(out, "> {}", escape::markdown(line.trim_start()));
     }
     out
 }
@@ -554,9 +528,9 @@ pub fn apply_markdown(r: &crate::apply::ApplyReport, commit: Option<&str>, limit
         let _ = writeln!(
             out,
             "- ❌ **{}** {}: {}",
-            md_escape(&e.account),
-            md_escape(&e.region),
-            md_escape(&e.message)
+            escape::markdown(&e.account),
+            escape::markdown(&e.region),
+            escape::markdown(&e.message)
         );
     }
     if !r.results.is_empty() {
@@ -571,11 +545,11 @@ pub fn apply_markdown(r: &crate::apply::ApplyReport, commit: Option<&str>, limit
         let row = format!(
             "| {status} | {} | {} | {} | {} | {} | {} |\n",
             c.action.as_str(),
-            md_escape(&c.account),
-            md_escape(&c.region),
-            md_escape(&c.security_group),
-            md_escape(&c.rule),
-            md_escape(res.message.as_deref().unwrap_or(""))
+            escape::markdown(&c.account),
+            escape::markdown(&c.region),
+            escape::markdown(&c.security_group),
+            escape::markdown(&c.rule),
+            escape::markdown(res.message.as_deref().unwrap_or(""))
         );
         if out.len() + row.len() + 200 > limit {
             let _ = writeln!(

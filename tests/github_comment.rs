@@ -408,6 +408,29 @@ fn assert_inert(md: &Md) {
     let lower = text.to_ascii_lowercase();
     assert!(!lower.contains("<script"), "{text}");
     assert!(!lower.contains("<img"), "{text}");
+    // GitHub links `#12` (and `o/r#12`) to issues after rendering (`&#124;` is our `|`),
+    // and GFM autolinks these.
+    for (i, _) in text.match_indices('#') {
+        assert!(
+            text[..i].ends_with('&') || !text[i + 1..].starts_with(|c: char| c.is_ascii_digit()),
+            "a live issue reference outside code: `{}`",
+            text[i..].chars().take(40).collect::<String>()
+        );
+    }
+    for link in ["www.", "://"] {
+        assert!(
+            !lower.contains(link),
+            "a live autolink `{link}` outside code: {text}"
+        );
+    }
+    for scheme in ["mailto:", "xmpp:"] {
+        for (i, _) in lower.match_indices(scheme) {
+            assert!(
+                lower[i + scheme.len()..].starts_with('\u{200b}'),
+                "a live `{scheme}` autolink outside code: {text}"
+            );
+        }
+    }
 }
 
 /// The rows of the per-account summary table: cells split on `|`.
@@ -1071,6 +1094,12 @@ const HOSTILE: &[&str] = &[
     "**bold** _it_ ~~strike~~ \\ back #1",
     "<!-- sgops:plan v1 -->",
     "&lt;already escaped&gt; &amp;",
+    // GFM autolinks and GitHub's references.
+    "see www.evil.example/login",
+    "https://evil.example/x HTTP://EVIL.EXAMPLE ftp://evil.example/f",
+    "(www.evil.example) _www.evil.example_ WWW.EVIL.EXAMPLE",
+    "mailto:boss@evil.example xmpp:boss@evil.example/r boss@evil.example",
+    "fixes #12 and o/r#34",
 ];
 
 #[tokio::test]
@@ -1186,6 +1215,166 @@ async fn hostile_text_cannot_break_out() {
     commonmark_sees_only_our_structure(&body, 1);
 }
 
+/// Text that GitHub would turn into a link or a reference.
+const LINKY: &[&str] = &[
+    "www.evil.example",
+    "https://evil.example/x",
+    "HTTP://EVIL.EXAMPLE",
+    "ftp://evil.example/f",
+    "mailto:boss@evil.example",
+    "xmpp:boss@evil.example/r",
+    "boss@evil.example",
+    "#12",
+    "o/r#34",
+    "_www.evil.example_",
+    "(www.evil.example)",
+];
+
+#[tokio::test]
+async fn links_in_accounts_groups_and_messages_are_not_links() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let changes = LINKY
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            change(C {
+                account: l,
+                region: "us-east-1",
+                group: l,
+                rule: l,
+                action: ACTIONS[i % ACTIONS.len()],
+                allowed: i % 2 == 0,
+                desc: l,
+            })
+        })
+        .collect();
+    let errors = LINKY
+        .iter()
+        .map(|l| PlanError {
+            account: l.to_string(),
+            region: "eu-west-1".into(),
+            message: format!("security group {l} not found: see {l}"),
+        })
+        .collect();
+    let plan = plan_of(changes, errors, "sha256:1234");
+    let file = write_plan(dir.path(), "plan.json", &plan);
+    list(&server, vec![], 1).await;
+    post(&server, 1).await;
+    let out = comment_on_7(&server, dir.path(), &file);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    server.verify().await;
+    let body = one_body(&server, "POST").await;
+    let md = parse_md(&body);
+    assert_inert(&md);
+    commonmark_sees_only_our_structure(&body, LINKY.len());
+    // Escaped, not dropped: the text is all there.
+    let rows = table_rows(&md);
+    assert_eq!(rows.len(), 2 * LINKY.len(), "{rows:?}");
+    assert!(
+        rows.iter().any(|r| r[0] == "www\u{200b}.evil.example"),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r[0] == "https:\u{200b}//evil.example/x"),
+        "{rows:?}"
+    );
+    assert!(rows.iter().any(|r| r[0] == "\\#\u{200b}12"), "{rows:?}");
+}
+
+#[test]
+fn apply_comments_have_no_links_either() {
+    use sgops::apply::{ApplyReport, ChangeResult, Status};
+    use sgops::github::APPLY_MARKER;
+    use sgops::render;
+
+    let hostile: Vec<&str> = LINKY.iter().chain(HOSTILE).copied().collect();
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    for (i, h) in hostile.iter().enumerate() {
+        let failed = i % 2 == 1;
+        results.push(ChangeResult {
+            change: change(C {
+                account: h,
+                region: "us-east-1",
+                group: h,
+                rule: h,
+                action: ACTIONS[i % ACTIONS.len()],
+                allowed: true,
+                desc: h,
+            }),
+            status: if failed {
+                Status::Failed
+            } else {
+                Status::Applied
+            },
+            message: failed.then(|| format!("InvalidGroup.NotFound: {h}")),
+            new_rule_id: None,
+        });
+        errors.push(PlanError {
+            account: h.to_string(),
+            region: "eu-west-1".into(),
+            message: format!("cannot assume role: {h}"),
+        });
+    }
+    // Ids and CIDRs are shown as they are: people copy them.
+    results.push(ChangeResult {
+        change: change(C {
+            account: "plain",
+            region: "us-east-1",
+            group: "sg-0123456789abcdef0",
+            rule: "partner-callbacks.https",
+            action: Action::Create,
+            allowed: true,
+            desc: "x",
+        }),
+        status: Status::Applied,
+        message: Some("rule sgr-0123456789abcdef0 for 203.0.113.0/24 and 2001:db8::/32".into()),
+        new_rule_id: None,
+    });
+    let report = ApplyReport::new(&plan_of(vec![], vec![], "sha256:1234"), results, errors);
+    let body = format!(
+        "{APPLY_MARKER}\n{}",
+        render::apply_markdown(&report, Some("abc"), 60_000)
+    );
+    assert!(!body.contains("Cut to fit"), "all shown: {body}");
+    let md = parse_md(&body);
+    assert_inert(&md);
+    gfm_sees_no_link(&body);
+    assert!(
+        body.contains("| applied | create | plain | us-east-1 | sg-0123456789abcdef0 | partner-callbacks.https | rule sgr-0123456789abcdef0 for 203.0.113.0/24 and 2001:db8::/32 |"),
+        "{body}"
+    );
+    let rows: Vec<&String> = md.outside.iter().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(
+        rows.len(),
+        hostile.len() + 2,
+        "header and one row per result"
+    );
+    for row in rows {
+        assert_eq!(row.trim_matches('|').split('|').count(), 7, "{row}");
+    }
+
+    let denied: Vec<String> = hostile
+        .iter()
+        .map(|h| format!("  {h} us-east-1 {h} {h}: authorize_security_group_ingress"))
+        .collect();
+    let message = format!(
+        "refused: {} changes need actions the allow-list does not permit; nothing was changed:\n{}",
+        denied.len(),
+        denied.join("\n")
+    );
+    let body = format!(
+        "{APPLY_MARKER}\n{}",
+        render::apply_stopped_markdown(&message, true, "abc")
+    );
+    let md = parse_md(&body);
+    assert_inert(&md);
+    gfm_sees_no_link(&body);
+    assert!(md.blocks.is_empty(), "{body}");
+}
+
 #[test]
 fn the_structure_check_catches_what_escaping_prevents() {
     let table = "| account | region | create | adopt | update | replace | retag | delete | denied | errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -1198,9 +1387,45 @@ fn the_structure_check_catches_what_escaping_prevents() {
         format!("{ok}\n## Injected\n"),
         format!("### sgops plan\n\n{table}| a | r | b | c | 0 | 0 | 0 | 0 | 0 | 0 | 0 |\n"),
         format!("{ok}\n```\nopened\n"),
+        format!("{ok}\nsee www.evil.example\n"),
+        format!("{ok}\n- **a** r: (https://evil.example/x)\n"),
+        format!("{ok}\nmailto:boss@evil.example\n"),
+        format!(
+            "### sgops plan\n\n{table}| www.evil.example | r | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |\n"
+        ),
     ] {
         let caught = std::panic::catch_unwind(|| commonmark_sees_only_our_structure(&bad, 0));
         assert!(caught.is_err(), "not caught:\n{bad}");
+    }
+}
+
+#[test]
+fn the_gfm_check_catches_autolinks_that_commonmark_misses() {
+    for bare in [
+        "see www.evil.example",
+        "(https://evil.example/x)",
+        "\\_www.evil.example",
+        "ftp://evil.example/f",
+        "mailto:boss@evil.example",
+        "boss@evil.example",
+    ] {
+        let body = format!("### sgops plan\n\n{bare}\n");
+        let links = pulldown_cmark::Parser::new(&body)
+            .filter(|e| {
+                matches!(
+                    e,
+                    pulldown_cmark::Event::Start(pulldown_cmark::Tag::Link { .. })
+                )
+            })
+            .count();
+        assert_eq!(links, 0, "CommonMark alone sees no link in `{bare}`");
+        let caught = std::panic::catch_unwind(|| gfm_sees_no_link(&body));
+        assert!(caught.is_err(), "GFM autolink not caught: `{bare}`");
+        // The same text escaped is no link for GFM either.
+        gfm_sees_no_link(&format!(
+            "### sgops plan\n\n{}\n",
+            sgops::escape::markdown(bare)
+        ));
     }
 }
 
@@ -1274,6 +1499,28 @@ fn commonmark_sees_only_our_structure(body: &str, blocks: usize) {
         code_blocks, blocks,
         "code blocks opened or closed by hostile text"
     );
+    gfm_sees_no_link(body);
+}
+
+/// The comment rendered as GitHub renders Markdown (GFM with its autolink extension, which
+/// pulldown-cmark does not implement: `www.…`, `https://…`, e-mail addresses in plain text
+/// become links there): not one link or image in the HTML.
+fn gfm_sees_no_link(body: &str) {
+    let mut options = comrak::Options::default();
+    options.extension.autolink = true;
+    options.extension.table = true;
+    options.extension.strikethrough = true;
+    // Raw HTML kept as written: an injected `<a href>` must show, not be left out.
+    options.render.r#unsafe = true;
+    let html = comrak::markdown_to_html(body, &options).to_ascii_lowercase();
+    for (i, _) in html.match_indices("<a") {
+        assert!(
+            !html[i + 2..].starts_with(|c: char| c.is_whitespace() || c == '>'),
+            "a link got through: `{}`",
+            html[i..].chars().take(80).collect::<String>()
+        );
+    }
+    assert!(!html.contains("<img"), "an image got through:\n{html}");
 }
 
 // ---------------------------------------------------------------------------------------------

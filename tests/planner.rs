@@ -1304,16 +1304,16 @@ fn json_snapshot() {
 #[test]
 fn markdown_escapes_hostile_text() {
     assert_eq!(
-        render::md_escape("<img src=x onerror=alert(1)>"),
+        sgops::escape::markdown("<img src=x onerror=alert(1)>"),
         "&lt;img src=x onerror=alert(1)&gt;"
     );
-    assert_eq!(render::md_escape("@octocat"), "@\u{200b}octocat");
-    assert_eq!(render::md_escape("a|b"), "a&#124;b");
+    assert_eq!(sgops::escape::markdown("@octocat"), "@\u{200b}octocat");
+    assert_eq!(sgops::escape::markdown("a|b"), "a&#124;b");
     assert_eq!(
-        render::md_escape("**x** [l](u) `c`"),
+        sgops::escape::markdown("**x** [l](u) `c`"),
         "\\*\\*x\\*\\* \\[l\\](u) \\`c\\`"
     );
-    assert_eq!(render::md_escape("l1\nl2\r"), "l1 l2 ");
+    assert_eq!(sgops::escape::markdown("l1\nl2\r"), "l1 l2 ");
 
     let cfg = config();
     let hostile = "``` </details><script>x</script> @admins | [a](b)";
