@@ -373,11 +373,7 @@ pub fn markdown_with(plan: &Plan, opts: &MdOptions<'_>) -> String {
             },
         ) in plan.errors.iter().enumerate()
         {
-            // One message can be long (an AWS error body); show its start.
-            let mut short: String = message.chars().take(1000).collect();
-            if short.len() < message.len() {
-                short.push('…');
-            }
+            let short = excerpt(message, 1000);
             let line = format!(
                 "- **{}** {}: {}\n",
                 escape::markdown(account),
@@ -465,7 +461,6 @@ fn details(
     (format!("{open}{body}{close}"), complete)
 }
 
-/// The apply result as Markdown for the merged pull request, cut to `limit` bytes.
 /// A commit as it may appear in Markdown: at most 40 ASCII letters and digits, so a value
 /// from the environment cannot break out of its code span.
 fn commit_id(c: &str) -> String {
@@ -475,9 +470,24 @@ fn commit_id(c: &str) -> String {
         .collect()
 }
 
+/// The start of `s`, at most `n` characters, with `…` when cut: one message (an AWS error
+/// body) cannot take a comment's whole room.
+fn excerpt(s: &str, n: usize) -> String {
+    let mut short: String = s.chars().take(n).collect();
+    if short.len() < s.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// Room kept at the end of an apply comment for the note that says what was cut.
+const APPLY_NOTE_RESERVE: usize = 400;
+
 /// The apply comment when apply stopped before changing anything: refused by policy (stale
-/// plan, denied actions, too many changes, invalid rules) or failed to start.
-pub fn apply_stopped_markdown(message: &str, refused: bool, commit: &str) -> String {
+/// plan, denied actions, too many changes, invalid rules) or failed to start. The message is
+/// quoted line by line within `limit` bytes; past it, a note says how many lines were left out
+/// and that the whole message is in the job log (no journal is written: nothing ran).
+pub fn apply_stopped_markdown(message: &str, refused: bool, commit: &str, limit: usize) -> String {
     let mut out = String::from("### sgops apply\n\n");
     let _ = writeln!(
         out,
@@ -489,12 +499,31 @@ pub fn apply_stopped_markdown(message: &str, refused: bool, commit: &str) -> Str
         }
     );
     let _ = writeln!(out, "Commit `{}`\n", commit_id(commit));
-    for line in message.lines() {
-        let _ = writeln!(out, "> {}", escape::markdown(line.trim_start()));
+    let lines: Vec<&str> = message.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let quoted = format!(
+            "> {}\n",
+            escape::markdown(&excerpt(line.trim_start(), 1000))
+        );
+        if out.len() + quoted.len() + APPLY_NOTE_RESERVE > limit {
+            let _ = writeln!(
+                out,
+                "> … and {} more lines\n\n**Cut to fit: {} of {} lines shown.** The full message is in this run's job log.",
+                lines.len() - i,
+                i,
+                lines.len()
+            );
+            break;
+        }
+        out.push_str(&quoted);
     }
     out
 }
 
+/// The apply result as Markdown for the merged pull request: counts, account/region errors,
+/// then one table row per change, within `limit` bytes. The errors stop at half of `limit`, the
+/// rows where the rest ends; what is cut is counted in a closing note that says where the whole
+/// report is (the job log; the changes made, in the `sgops-apply` journal artifact).
 pub fn apply_markdown(r: &crate::apply::ApplyReport, commit: Option<&str>, limit: usize) -> String {
     use crate::apply::Status;
     let m = &r.summary;
@@ -524,14 +553,21 @@ pub fn apply_markdown(r: &crate::apply::ApplyReport, commit: Option<&str>, limit
             r.fingerprint
         );
     }
-    for e in &r.errors {
-        let _ = writeln!(
-            out,
-            "- ❌ **{}** {}: {}",
+    let mut cut = Vec::new();
+    for (i, e) in r.errors.iter().enumerate() {
+        let line = format!(
+            "- ❌ **{}** {}: {}\n",
             escape::markdown(&e.account),
             escape::markdown(&e.region),
-            escape::markdown(&e.message)
+            escape::markdown(&excerpt(&e.message, 1000))
         );
+        if out.len() + line.len() + APPLY_NOTE_RESERVE > limit / 2 {
+            let left = r.errors.len() - i;
+            let _ = writeln!(out, "- … and {left} more errors");
+            cut.push(format!("{i} of {} errors", r.errors.len()));
+            break;
+        }
+        out.push_str(&line);
     }
     if !r.results.is_empty() {
         out.push_str("\n| status | action | account | region | group | rule | detail |\n|---|---|---|---|---|---|---|\n");
@@ -549,17 +585,21 @@ pub fn apply_markdown(r: &crate::apply::ApplyReport, commit: Option<&str>, limit
             escape::markdown(&c.region),
             escape::markdown(&c.security_group),
             escape::markdown(&c.rule),
-            escape::markdown(res.message.as_deref().unwrap_or(""))
+            escape::markdown(&excerpt(res.message.as_deref().unwrap_or(""), 1000))
         );
-        if out.len() + row.len() + 200 > limit {
-            let _ = writeln!(
-                out,
-                "\n… {} more results: see the job log and the `sgops-apply` artifact.",
-                r.results.len() - i
-            );
+        if out.len() + row.len() + APPLY_NOTE_RESERVE > limit {
+            let _ = writeln!(out, "\n… {} more results", r.results.len() - i);
+            cut.push(format!("{i} of {} results", r.results.len()));
             break;
         }
         out.push_str(&row);
+    }
+    if !cut.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n**Cut to fit: {} shown.** The full report is in this run's job log; every change made is in the `sgops-apply` artifact.",
+            cut.join(" and ")
+        );
     }
     out
 }

@@ -1367,7 +1367,7 @@ fn apply_comments_have_no_links_either() {
     );
     let body = format!(
         "{APPLY_MARKER}\n{}",
-        render::apply_stopped_markdown(&message, true, "abc")
+        render::apply_stopped_markdown(&message, true, "abc", 60_000)
     );
     let md = parse_md(&body);
     assert_inert(&md);
