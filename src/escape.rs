@@ -1,7 +1,6 @@
-//! Escaping of untrusted text (from rule files, sgops.yaml or AWS) for each place it is
-//! written. Every renderer calls the function for its output; none escapes on its own.
-//!
-//! Pure functions, no I/O.
+//! Escaping of untrusted text (from rule files, saved plans or AWS) for each output that
+//! sgops writes: one function per output (terminal, Markdown, workflow commands), called by
+//! every renderer of it (SPEC section 13). Pure functions, no I/O.
 
 /// For terminals and CI logs: every control character is shown escaped (`\n`, `\u{1b}`), so
 /// text cannot start a new line (a GitHub workflow command such as `::error::` or
@@ -52,6 +51,71 @@ pub fn workflow_property(s: &str) -> String {
     workflow_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
+/// A zero-width space: invisible, yet it splits what GitHub would otherwise recognise.
+const ZWSP: char = '\u{200b}';
+
+/// Escapes text for Markdown as GitHub renders it (GFM, then its own reference filters), on
+/// one line: no HTML, no table cell breaks, no @mentions, no `#123` references, no links
+/// (GFM autolinks included: `www.`, `scheme://`, `mailto:`, `xmpp:`), no code spans,
+/// emphasis or headings.
+///
+/// Zero-width spaces go only where a link, mention or reference would start (`www\u{200b}.`,
+/// `https:\u{200b}//`, `mailto:\u{200b}`, `@\u{200b}`, `#\u{200b}`), so CIDRs and ids, which
+/// people copy, stay as they are unless they themselves read as a link.
+pub fn markdown(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for (i, ch) in s.char_indices() {
+        let before = &s[..i];
+        let after = &s[i + ch.len_utf8()..];
+        match ch {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '|' => out.push_str("&#124;"),
+            '@' => {
+                out.push('@');
+                out.push(ZWSP);
+            }
+            '#' => {
+                out.push_str("\\#");
+                out.push(ZWSP);
+            }
+            '`' | '*' | '_' | '[' | ']' | '\\' | '~' => {
+                out.push('\\');
+                out.push(ch);
+            }
+            '\n' | '\r' => out.push(' '),
+            c if is_unsafe(c) => out.extend(c.escape_debug()),
+            '.' if ends_with_word(before, "www") => {
+                out.push(ZWSP);
+                out.push('.');
+            }
+            ':' if after.starts_with("//")
+                || ends_with_word(before, "mailto")
+                || ends_with_word(before, "xmpp") =>
+            {
+                out.push(':');
+                out.push(ZWSP);
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Whether `s` ends with `word`, ignoring ASCII case.
+fn ends_with_word(s: &str, word: &str) -> bool {
+    s.len() >= word.len()
+        && s.is_char_boundary(s.len() - word.len())
+        && s[s.len() - word.len()..].eq_ignore_ascii_case(word)
+}
+
+/// Escapes text shown inside a fenced code block (opened with three backticks), where
+/// Markdown is not interpreted: it only must not close the block.
+pub fn in_fence(s: &str) -> String {
+    s.replace("```", "`\u{200b}``")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +141,71 @@ mod tests {
             "50%25 done\\n::add-mask::x\\u{1b}"
         );
         assert_eq!(workflow_property("a:b,c"), "a%3Ab%2Cc");
+    }
+
+    #[test]
+    fn markup_is_shown_as_text() {
+        assert_eq!(
+            markdown("<img src=x onerror=alert(1)>"),
+            "&lt;img src=x onerror=alert(1)&gt;"
+        );
+        assert_eq!(markdown("a|b"), "a&#124;b");
+        assert_eq!(
+            markdown("**x** [l](u) `c` ~s~ \\"),
+            "\\*\\*x\\*\\* \\[l\\](u) \\`c\\` \\~s\\~ \\\\"
+        );
+        assert_eq!(markdown("l1\nl2\r"), "l1 l2 ");
+        assert_eq!(markdown("a\u{1b}[2Jb\u{7}"), "a\\u{1b}\\[2Jb\\u{7}");
+        assert_eq!(markdown("&lt;"), "&amp;lt;");
+    }
+
+    #[test]
+    fn mentions_references_and_autolinks_are_broken() {
+        assert_eq!(markdown("cc @octocat"), "cc @\u{200b}octocat");
+        assert_eq!(markdown("fixes #12"), "fixes \\#\u{200b}12");
+        assert_eq!(
+            markdown("see www.evil.example"),
+            "see www\u{200b}.evil.example"
+        );
+        assert_eq!(markdown("WwW.evil.example"), "WwW\u{200b}.evil.example");
+        for scheme in ["https", "http", "ftp", "HTTPS", "javascript"] {
+            assert_eq!(
+                markdown(&format!("{scheme}://evil.example/x")),
+                format!("{scheme}:\u{200b}//evil.example/x")
+            );
+        }
+        assert_eq!(
+            markdown("mailto:a@b.example"),
+            "mailto:\u{200b}a@\u{200b}b.example"
+        );
+        assert_eq!(
+            markdown("XMPP:a@b.example/r"),
+            "XMPP:\u{200b}a@\u{200b}b.example/r"
+        );
+    }
+
+    #[test]
+    fn ids_and_cidrs_are_left_as_they_are() {
+        for plain in [
+            "203.0.113.0/24",
+            "2001:db8::/32",
+            "fe80::1/128",
+            "::/0",
+            "sg-0a1b2c3d4e5f67890",
+            "sgr-0123456789abcdef0",
+            "pl-0123456789abcdef0",
+            "partner-callbacks.https",
+            "us-east-1",
+            "111111111111",
+            "ticket: CHG-12345",
+        ] {
+            assert_eq!(markdown(plain), plain);
+        }
+    }
+
+    #[test]
+    fn a_fence_cannot_be_closed_from_inside() {
+        assert_eq!(in_fence("a\n```\nb"), "a\n`\u{200b}``\nb");
+        assert_eq!(in_fence("<b>@x www.y #1"), "<b>@x www.y #1");
     }
 }

@@ -1,5 +1,6 @@
 //! GitHub: one sticky comment per pull request, found by a hidden marker and edited in place,
-//! and the pull request a commit on main was merged from.
+//! and the pull request a commit on main was merged from. Only comments that sgops's own
+//! identity wrote are ever edited (SPEC section 13): anyone can write the marker.
 //!
 //! I/O: the GitHub REST API at `GITHUB_API_URL` (GitHub Enterprise and tests), with the token
 //! in `GITHUB_TOKEN`, which is never printed.
@@ -19,6 +20,11 @@ pub const APPLY_MARKER: &str = "<!-- sgops:apply v1 -->";
 /// GitHub's limit for one comment body, in characters. Bodies are measured in bytes, which
 /// are never fewer, and kept under this with room to spare.
 pub const COMMENT_LIMIT: usize = 65_536;
+
+/// Who writes sgops's comments with the workflow's own token. A GitHub App's token writes as
+/// `<app-slug>[bot]`, a personal token as its user: set `SGOPS_COMMENT_AUTHOR` to that login.
+/// (`GET /user` would tell, but the Actions token may not read it.)
+pub const DEFAULT_COMMENT_AUTHOR: &str = "github-actions[bot]";
 
 #[derive(Debug, thiserror::Error)]
 pub enum GithubError {
@@ -98,6 +104,40 @@ struct Comment {
     id: u64,
     #[serde(default)]
     body: Option<String>,
+    /// The author (missing or `null` in some answers: then never sgops).
+    #[serde(default)]
+    user: Option<User>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct User {
+    login: String,
+    /// `User`, `Bot` or `Organization`.
+    #[serde(rename = "type", default)]
+    kind: String,
+}
+
+impl Comment {
+    /// Whether the body starts with `marker`, of this version or another
+    /// (`<!-- sgops:plan v1 -->` is found by a later v2, which then edits it); a reply
+    /// quoting it does not.
+    fn is_marked(&self, marker: &str) -> bool {
+        let kind = marker.rsplit_once(" v").map_or(marker, |(kind, _)| kind);
+        self.body.as_deref().is_some_and(|b| {
+            b.trim_start()
+                .strip_prefix(kind)
+                .is_some_and(|rest| rest.starts_with(" v"))
+        })
+    }
+
+    /// Whether `author` (a login) wrote it: logins compare without case, and a bot's login
+    /// (`…[bot]`) must also be of a bot account.
+    fn is_by(&self, author: &str) -> bool {
+        self.user.as_ref().is_some_and(|u| {
+            u.login.eq_ignore_ascii_case(author)
+                && (!author.to_ascii_lowercase().ends_with("[bot]") || u.kind == "Bot")
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -116,10 +156,13 @@ pub struct GitHub {
     crab: tokio::sync::OnceCell<Octocrab>,
     owner: String,
     repo: String,
+    /// The login whose comments are sgops's own (see [`DEFAULT_COMMENT_AUTHOR`]).
+    author: String,
 }
 
 impl GitHub {
-    /// From `GITHUB_TOKEN`, `GITHUB_REPOSITORY` and `GITHUB_API_URL` (default api.github.com).
+    /// From `GITHUB_TOKEN`, `GITHUB_REPOSITORY`, `GITHUB_API_URL` (default api.github.com)
+    /// and `SGOPS_COMMENT_AUTHOR` (default [`DEFAULT_COMMENT_AUTHOR`]).
     pub fn from_env() -> Result<GitHub, GithubError> {
         let token = std::env::var("GITHUB_TOKEN")
             .ok()
@@ -134,6 +177,11 @@ impl GitHub {
             .ok()
             .filter(|u| !u.is_empty())
             .unwrap_or_else(|| "https://api.github.com".into());
+        let author = std::env::var("SGOPS_COMMENT_AUTHOR")
+            .ok()
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty())
+            .unwrap_or_else(|| DEFAULT_COMMENT_AUTHOR.into());
         let (owner, repo) = repository
             .split_once('/')
             .filter(|(o, r)| !o.is_empty() && !r.is_empty() && !r.contains('/'))
@@ -148,6 +196,7 @@ impl GitHub {
             api,
             token,
             crab: tokio::sync::OnceCell::new(),
+            author,
         })
     }
 
@@ -172,7 +221,8 @@ impl GitHub {
     }
 
     /// Creates the comment starting with `marker` on issue/PR `number`, or edits the one that
-    /// exists (every page of comments is searched); no call when the body is unchanged.
+    /// sgops wrote (every page of comments is searched); no call when the body is unchanged.
+    /// A marked comment by anyone else is never edited: sgops posts its own beside it.
     ///
     /// A POST that fails transiently may still have posted: before posting again, the
     /// comments are listed once more, so a lost reply never leaves two sticky comments.
@@ -234,7 +284,7 @@ impl GitHub {
         }
     }
 
-    /// The comment on `number` whose body starts with `marker` (every page searched).
+    /// sgops's own comment on `number` whose body starts with `marker` (every page searched).
     async fn find_marked(
         &self,
         crab: &Octocrab,
@@ -252,16 +302,22 @@ impl GitHub {
         let comments = idempotent(|| crab.all_pages(first.clone()))
             .await
             .map_err(|e| classify(&op, e))?;
-        // Ours starts with the marker, of this version or another (`<!-- sgops:plan v1 -->`
-        // is found by a later v2, which then edits it); a reply quoting it does not.
-        let kind = marker.rsplit_once(" v").map_or(marker, |(kind, _)| kind);
-        Ok(comments.into_iter().find(|c| {
-            c.body.as_deref().is_some_and(|b| {
-                b.trim_start()
-                    .strip_prefix(kind)
-                    .is_some_and(|rest| rest.starts_with(" v"))
-            })
-        }))
+        let mut ours = None;
+        for c in comments.into_iter().filter(|c| c.is_marked(marker)) {
+            if c.is_by(&self.author) {
+                ours = ours.or(Some(c));
+            } else {
+                // Someone wrote the marker (to have the plan written into a comment they can
+                // edit), or sgops runs as another identity than SGOPS_COMMENT_AUTHOR says.
+                let by = c.user.as_ref().map_or("a deleted account", |u| &u.login);
+                tracing::warn!(
+                    "comment {} on #{number} carries the sgops marker but was written by {by}, not {}: left alone (set SGOPS_COMMENT_AUTHOR to the login sgops comments as)",
+                    c.id,
+                    self.author
+                );
+            }
+        }
+        Ok(ours)
     }
 
     /// The pull request that was merged as commit `sha`, if any.
@@ -318,5 +374,47 @@ fn classify(op: &str, e: octocrab::Error) -> GithubError {
             op: op.into(),
             message: other.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn by(login: &str, kind: &str) -> Comment {
+        Comment {
+            id: 1,
+            body: Some(PLAN_MARKER.into()),
+            user: Some(User {
+                login: login.into(),
+                kind: kind.into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn only_the_configured_author_is_ours() {
+        let bot = DEFAULT_COMMENT_AUTHOR;
+        assert!(by("github-actions[bot]", "Bot").is_by(bot));
+        assert!(
+            by("GitHub-Actions[bot]", "Bot").is_by(bot),
+            "logins ignore case"
+        );
+        assert!(
+            !by("github-actions[bot]", "User").is_by(bot),
+            "a bot's login, not a bot"
+        );
+        assert!(!by("github-actions", "User").is_by(bot));
+        assert!(!by("other[bot]", "Bot").is_by(bot));
+        assert!(by("my-app[bot]", "Bot").is_by("my-app[BOT]"));
+        assert!(
+            by("Ops-Robot", "User").is_by("ops-robot"),
+            "a personal token's user"
+        );
+        let ghost = Comment {
+            user: None,
+            ..by("x", "User")
+        };
+        assert!(!ghost.is_by(bot));
     }
 }

@@ -152,6 +152,8 @@ pub struct Change {
     pub after: Option<RuleView>,
     pub file: Option<String>,
     /// The writes, in order (extension of the SPEC format; apply re-plans and uses its own).
+    /// Optional when read: a plan in the SPEC's shape has none.
+    #[serde(default)]
     pub ops: Vec<Op>,
 }
 

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Style};
 use similar::{ChangeTag, TextDiff};
 
+use crate::escape;
 use crate::escape::terminal;
 use crate::plan::{Action, Change, Plan, PlanError};
 use crate::rules::RuleView;
@@ -283,28 +284,6 @@ fn warnings_text(out: &mut String, plan: &Plan) {
     out.push('\n');
 }
 
-/// Escapes text from rule files or AWS for Markdown and HTML: no tags, no table breaks,
-/// no @mentions, no code-span or emphasis games.
-pub fn md_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '|' => out.push_str("&#124;"),
-            '@' => out.push_str("@\u{200b}"),
-            '`' | '*' | '_' | '[' | ']' | '\\' | '#' | '~' => {
-                out.push('\\');
-                out.push(ch);
-            }
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// Per-account counts for the Markdown summary table.
 #[derive(Default)]
 struct Counts {
@@ -351,6 +330,7 @@ const CUT_RESERVE: usize = 600;
 pub fn markdown_with(plan: &Plan, opts: &MdOptions<'_>) -> String {
     let mut head = String::new();
     let _ = writeln!(head, "{}\n", opts.title);
+    policy_markdown(&mut head, plan, opts.limit / 4);
     let s = &plan.summary;
     let mut alarms = Vec::new();
     if s.delete + s.replace > 0 {
@@ -415,8 +395,8 @@ pub fn markdown_with(plan: &Plan, opts: &MdOptions<'_>) -> String {
             };
             let row = format!(
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                md_escape(account),
-                md_escape(region),
+                escape::markdown(account),
+                escape::markdown(region),
                 n(Action::Create),
                 n(Action::Adopt),
                 n(Action::Update),
@@ -439,36 +419,20 @@ pub fn markdown_with(plan: &Plan, opts: &MdOptions<'_>) -> String {
         }
     }
     head.push('\n');
-    if !plan.errors.is_empty() {
-        head.push_str("#### Errors\n\n");
-        for (
-            i,
-            PlanError {
-                account,
-                region,
-                message,
-            },
-        ) in plan.errors.iter().enumerate()
-        {
-            // One message can be long (an AWS error body); show its start.
-            let mut short: String = message.chars().take(1000).collect();
-            if short.len() < message.len() {
-                short.push('…');
-            }
-            let line = format!(
-                "- **{}** {}: {}\n",
-                md_escape(account),
-                md_escape(region),
-                md_escape(&short)
-            );
-            if i == 50 || head.len() + line.len() > head_limit {
-                let _ = writeln!(head, "- … and {} more errors", plan.errors.len() - i);
-                break;
-            }
-            head.push_str(&line);
-        }
-        head.push('\n');
-    }
+    md_list(
+        &mut head,
+        "#### Errors",
+        &crate::plan::errors_by_account(&plan.errors),
+        "errors",
+        head_limit,
+    );
+    md_list(
+        &mut head,
+        "#### Warnings",
+        &plan.warnings,
+        "warnings",
+        head_limit,
+    );
 
     let mut out = head;
     let targets = by_target(plan);
@@ -489,6 +453,60 @@ pub fn markdown_with(plan: &Plan, opts: &MdOptions<'_>) -> String {
     out
 }
 
+/// The pull request's changes to the policy, first: the plan obeys the base branch's, and a
+/// reviewer must see what would change after merge. Cut at `limit` bytes of `out`.
+fn policy_markdown(out: &mut String, plan: &Plan, limit: usize) {
+    if plan.policy_changes.is_empty() {
+        return;
+    }
+    out.push_str("#### ⚠️ Policy changes in this pull request: they take effect after merge\n\n");
+    out.push_str(
+        "This plan obeys the policy of the base branch. After merge, sgops.yaml says:\n\n",
+    );
+    out.push_str("| setting | base branch (in force) | this pull request |\n|---|---|---|\n");
+    for (i, c) in plan.policy_changes.iter().enumerate() {
+        let row = format!(
+            "| {} | {} | {} |\n",
+            escape::markdown(&c.key),
+            escape::markdown(&excerpt(&c.base, 300)),
+            escape::markdown(&excerpt(&c.proposed, 300))
+        );
+        if out.len() + row.len() > limit {
+            let _ = writeln!(
+                out,
+                "\n**{} more policy changes not shown**: see the job summary.",
+                plan.policy_changes.len() - i
+            );
+            break;
+        }
+        out.push_str(&row);
+    }
+    out.push('\n');
+}
+
+/// A list of errors or warnings under `heading`, each cut to 1,000 characters, the list to
+/// 50 items and to `limit` bytes of `out`; what is left out is counted.
+fn md_list(out: &mut String, heading: &str, items: &[PlanError], what: &str, limit: usize) {
+    if items.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "{heading}\n");
+    for (i, e) in items.iter().enumerate() {
+        let line = format!(
+            "- **{}** {}: {}\n",
+            escape::markdown(&e.account),
+            escape::markdown(&e.region),
+            escape::markdown(&excerpt(&e.message, 1000))
+        );
+        if i == 50 || out.len() + line.len() > limit {
+            let _ = writeln!(out, "- … and {} more {what}", items.len() - i);
+            break;
+        }
+        out.push_str(&line);
+    }
+    out.push('\n');
+}
+
 /// One account's `<details>` block, within `budget` bytes; `false` when changes were left out.
 fn details(
     account: &str,
@@ -499,9 +517,9 @@ fn details(
 ) -> (String, bool) {
     let open = format!(
         "<details><summary>{} ({}) {} — {} changes</summary>\n\n```diff\n",
-        md_escape(account),
-        md_escape(account_id),
-        md_escape(region),
+        escape::markdown(account),
+        escape::markdown(account_id),
+        escape::markdown(region),
         changes.len()
     );
     let close = "```\n\n</details>\n\n";
@@ -517,11 +535,11 @@ fn details(
             "{} {} {} {}{}\n",
             symbol(c.action),
             c.action.as_str(),
-            fence_safe(&c.security_group),
-            fence_safe(&c.rule),
+            escape::in_fence(&c.security_group),
+            escape::in_fence(&c.rule),
             denied
         );
-        chunk.push_str(&fence_safe(&rule_diff(
+        chunk.push_str(&escape::in_fence(&rule_diff(
             c.before.as_ref(),
             c.after.as_ref(),
             Layout::Markdown,
@@ -542,12 +560,6 @@ fn details(
     (format!("{open}{body}{close}"), complete)
 }
 
-/// Text inside a fenced block cannot close the fence.
-fn fence_safe(s: &str) -> String {
-    s.replace("```", "`\u{200b}``")
-}
-
-/// The apply result as Markdown for the merged pull request, cut to `limit` bytes.
 /// A commit as it may appear in Markdown: at most 40 ASCII letters and digits, so a value
 /// from the environment cannot break out of its code span.
 fn commit_id(c: &str) -> String {
@@ -557,9 +569,24 @@ fn commit_id(c: &str) -> String {
         .collect()
 }
 
+/// The start of `s`, at most `n` characters, with `…` when cut: one message (an AWS error
+/// body) cannot take a comment's whole room.
+fn excerpt(s: &str, n: usize) -> String {
+    let mut short: String = s.chars().take(n).collect();
+    if short.len() < s.len() {
+        short.push('…');
+    }
+    short
+}
+
+/// Room kept at the end of an apply comment for the note that says what was cut.
+const APPLY_NOTE_RESERVE: usize = 400;
+
 /// The apply comment when apply stopped before changing anything: refused by policy (stale
-/// plan, denied actions, too many changes, invalid rules) or failed to start.
-pub fn apply_stopped_markdown(message: &str, refused: bool, commit: &str) -> String {
+/// plan, denied actions, too many changes, invalid rules) or failed to start. The message is
+/// quoted line by line within `limit` bytes; past it, a note says how many lines were left out
+/// and that the whole message is in the job log (no journal is written: nothing ran).
+pub fn apply_stopped_markdown(message: &str, refused: bool, commit: &str, limit: usize) -> String {
     let mut out = String::from("### sgops apply\n\n");
     let _ = writeln!(
         out,
@@ -571,12 +598,31 @@ pub fn apply_stopped_markdown(message: &str, refused: bool, commit: &str) -> Str
         }
     );
     let _ = writeln!(out, "Commit `{}`\n", commit_id(commit));
-    for line in message.lines() {
-        let _ = writeln!(out, "> {}", md_escape(line.trim_start()));
+    let lines: Vec<&str> = message.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let quoted = format!(
+            "> {}\n",
+            escape::markdown(&excerpt(line.trim_start(), 1000))
+        );
+        if out.len() + quoted.len() + APPLY_NOTE_RESERVE > limit {
+            let _ = writeln!(
+                out,
+                "> … and {} more lines\n\n**Cut to fit: {} of {} lines shown.** The full message is in this run's job log.",
+                lines.len() - i,
+                i,
+                lines.len()
+            );
+            break;
+        }
+        out.push_str(&quoted);
     }
     out
 }
 
+/// The apply result as Markdown for the merged pull request: counts, account/region errors,
+/// then one table row per change, within `limit` bytes. The errors stop at half of `limit`, the
+/// rows where the rest ends; what is cut is counted in a closing note that says where the whole
+/// report is (the job log; the changes made, in the `sgops-apply` journal artifact).
 pub fn apply_markdown(r: &crate::apply::ApplyReport, commit: Option<&str>, limit: usize) -> String {
     use crate::apply::Status;
     let m = &r.summary;
@@ -606,14 +652,22 @@ pub fn apply_markdown(r: &crate::apply::ApplyReport, commit: Option<&str>, limit
             r.fingerprint
         );
     }
-    for e in &r.errors {
-        let _ = writeln!(
-            out,
-            "- ❌ **{}** {}: {}",
-            md_escape(&e.account),
-            md_escape(&e.region),
-            md_escape(&e.message)
+    let mut cut = Vec::new();
+    let errors = crate::plan::errors_by_account(&r.errors);
+    for (i, e) in errors.iter().enumerate() {
+        let line = format!(
+            "- ❌ **{}** {}: {}\n",
+            escape::markdown(&e.account),
+            escape::markdown(&e.region),
+            escape::markdown(&excerpt(&e.message, 1000))
         );
+        if out.len() + line.len() + APPLY_NOTE_RESERVE > limit / 2 {
+            let left = errors.len() - i;
+            let _ = writeln!(out, "- … and {left} more errors");
+            cut.push(format!("{i} of {} errors", errors.len()));
+            break;
+        }
+        out.push_str(&line);
     }
     if !r.results.is_empty() {
         out.push_str("\n| status | action | account | region | group | rule | detail |\n|---|---|---|---|---|---|---|\n");
@@ -627,21 +681,25 @@ pub fn apply_markdown(r: &crate::apply::ApplyReport, commit: Option<&str>, limit
         let row = format!(
             "| {status} | {} | {} | {} | {} | {} | {} |\n",
             c.action.as_str(),
-            md_escape(&c.account),
-            md_escape(&c.region),
-            md_escape(&c.security_group),
-            md_escape(&c.rule),
-            md_escape(res.message.as_deref().unwrap_or(""))
+            escape::markdown(&c.account),
+            escape::markdown(&c.region),
+            escape::markdown(&c.security_group),
+            escape::markdown(&c.rule),
+            escape::markdown(&excerpt(res.message.as_deref().unwrap_or(""), 1000))
         );
-        if out.len() + row.len() + 200 > limit {
-            let _ = writeln!(
-                out,
-                "\n… {} more results: see the job log and the `sgops-apply` artifact.",
-                r.results.len() - i
-            );
+        if out.len() + row.len() + APPLY_NOTE_RESERVE > limit {
+            let _ = writeln!(out, "\n… {} more results", r.results.len() - i);
+            cut.push(format!("{i} of {} results", r.results.len()));
             break;
         }
         out.push_str(&row);
+    }
+    if !cut.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n**Cut to fit: {} shown.** The full report is in this run's job log; every change made is in the `sgops-apply` artifact.",
+            cut.join(" and ")
+        );
     }
     out
 }

@@ -4,6 +4,8 @@
 //! from rule files cannot inject HTML, mentions or table cells; GitHub errors say what to do;
 //! the token is never printed.
 
+mod github_shapes;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -231,8 +233,14 @@ fn sgops_raw(dir: &Path, args: &[&str], base: &[(&str, &str)], extra: &[(&str, &
     out
 }
 
-fn comment_json(id: u64, body: &str) -> Value {
-    json!({ "id": id, "body": body, "user": { "login": "someone" } })
+/// A comment on #7 by sgops (the Actions token's bot), as GitHub returns it.
+fn ours(id: u64, body: &str) -> Value {
+    github_shapes::comment(7, id, github_shapes::actions_bot(), body)
+}
+
+/// A comment on #7 by a person, as GitHub returns it.
+fn theirs(id: u64, body: &str) -> Value {
+    github_shapes::comment(7, id, github_shapes::person("someone"), body)
 }
 
 /// `GET …/comments?per_page=100` answers `comments` on one page.
@@ -252,7 +260,7 @@ async fn post(server: &MockServer, times: u64) {
     Mock::given(method("POST"))
         .and(path(COMMENTS))
         .and(bearer_token(TOKEN))
-        .respond_with(ResponseTemplate::new(201).set_body_json(comment_json(9001, "")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(ours(9001, "")))
         .expect(times)
         .named("create comment")
         .mount(server)
@@ -263,7 +271,7 @@ async fn patch(server: &MockServer, id: u64, times: u64) {
     Mock::given(method("PATCH"))
         .and(path(format!("/repos/o/r/issues/comments/{id}")))
         .and(bearer_token(TOKEN))
-        .respond_with(ResponseTemplate::new(200).set_body_json(comment_json(id, "")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ours(id, "")))
         .expect(times)
         .named("edit comment")
         .mount(server)
@@ -402,6 +410,29 @@ fn assert_inert(md: &Md) {
     let lower = text.to_ascii_lowercase();
     assert!(!lower.contains("<script"), "{text}");
     assert!(!lower.contains("<img"), "{text}");
+    // GitHub links `#12` (and `o/r#12`) to issues after rendering (`&#124;` is our `|`),
+    // and GFM autolinks these.
+    for (i, _) in text.match_indices('#') {
+        assert!(
+            text[..i].ends_with('&') || !text[i + 1..].starts_with(|c: char| c.is_ascii_digit()),
+            "a live issue reference outside code: `{}`",
+            text[i..].chars().take(40).collect::<String>()
+        );
+    }
+    for link in ["www.", "://"] {
+        assert!(
+            !lower.contains(link),
+            "a live autolink `{link}` outside code: {text}"
+        );
+    }
+    for scheme in ["mailto:", "xmpp:"] {
+        for (i, _) in lower.match_indices(scheme) {
+            assert!(
+                lower[i + scheme.len()..].starts_with('\u{200b}'),
+                "a live `{scheme}` autolink outside code: {text}"
+            );
+        }
+    }
 }
 
 /// The rows of the per-account summary table: cells split on `|`.
@@ -429,10 +460,7 @@ async fn first_run_creates_one_comment_with_summary_commit_and_fingerprint() {
     // Someone else's comments are there already; none carries the marker.
     list(
         &server,
-        vec![
-            comment_json(1, "LGTM"),
-            comment_json(2, "sgops plan looks fine to me"),
-        ],
+        vec![theirs(1, "LGTM"), theirs(2, "sgops plan looks fine to me")],
         1,
     )
     .await;
@@ -531,9 +559,9 @@ async fn second_run_edits_the_comment_in_place() {
     list(
         &server,
         vec![
-            comment_json(1, "LGTM"),
-            comment_json(55, &format!("{PLAN_MARKER}\n### sgops plan\n\nold plan")),
-            comment_json(3, "one more"),
+            theirs(1, "LGTM"),
+            ours(55, &format!("{PLAN_MARKER}\n### sgops plan\n\nold plan")),
+            theirs(3, "one more"),
         ],
         1,
     )
@@ -566,8 +594,8 @@ async fn a_comment_of_another_marker_version_is_edited_not_doubled() {
         &server,
         vec![
             // Not ours: another tool's marker that merely starts alike.
-            comment_json(2, "<!-- sgops:planner v1 -->\nsomething else"),
-            comment_json(56, &format!("{other_version}\n### sgops plan\n\nold plan")),
+            ours(2, "<!-- sgops:planner v1 -->\nsomething else"),
+            ours(56, &format!("{other_version}\n### sgops plan\n\nold plan")),
         ],
         1,
     )
@@ -605,7 +633,7 @@ async fn unchanged_body_is_left_alone() {
 
     // Same plan again: the comment GitHub holds is exactly that body, so no write at all.
     let second = MockServer::start().await;
-    list(&second, vec![comment_json(9001, &posted)], 1).await;
+    list(&second, vec![ours(9001, &posted)], 1).await;
     post(&second, 0).await;
     patch(&second, 9001, 0).await;
     no_other_writes(&second).await;
@@ -620,7 +648,7 @@ async fn unchanged_body_is_left_alone() {
 
     // A new commit changes the body: edited, not stacked.
     let third = MockServer::start().await;
-    list(&third, vec![comment_json(9001, &posted)], 1).await;
+    list(&third, vec![ours(9001, &posted)], 1).await;
     patch(&third, 9001, 1).await;
     no_other_writes(&third).await;
     let mut args2 = args;
@@ -642,7 +670,7 @@ async fn marker_on_page_two_is_found_and_edited() {
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), "plan.json", &small_plan("sha256:dddd4444"));
     let page1: Vec<Value> = (1..=100)
-        .map(|i| comment_json(i, &format!("review comment {i} about sgops plan")))
+        .map(|i| theirs(i, &format!("review comment {i} about sgops plan")))
         .collect();
     let next = format!("{}{COMMENTS}?per_page=100&page=2", server.uri());
     Mock::given(method("GET"))
@@ -667,8 +695,8 @@ async fn marker_on_page_two_is_found_and_edited() {
         .and(query_param("page", "2"))
         .and(bearer_token(TOKEN))
         .respond_with(ResponseTemplate::new(200).set_body_json(vec![
-            comment_json(101, "another"),
-            comment_json(4242, &format!("{PLAN_MARKER}\nolder plan")),
+            theirs(101, "another"),
+            ours(4242, &format!("{PLAN_MARKER}\nolder plan")),
         ]))
         .expect(1)
         .named("page 2")
@@ -696,11 +724,11 @@ async fn a_quoted_marker_in_someone_elses_comment_is_not_taken_for_ours() {
     list(
         &server,
         vec![
-            comment_json(
+            theirs(
                 10,
                 &format!("> why is this deleting?\n> {PLAN_MARKER}\n> ### sgops plan"),
             ),
-            comment_json(11, &format!("{PLAN_MARKER}\n### sgops plan\n\nold")),
+            ours(11, &format!("{PLAN_MARKER}\n### sgops plan\n\nold")),
         ],
         1,
     )
@@ -711,6 +739,94 @@ async fn a_quoted_marker_in_someone_elses_comment_is_not_taken_for_ours() {
     let out = comment_on_7(&server, dir.path(), &plan);
     assert_eq!(out.code, 0, "{}", out.stderr);
     server.verify().await;
+}
+
+/// A marked comment by `author` (id 66) and, when `mine` is given, sgops's own (id 67) after
+/// it; runs `comment` with `env`. Returns stderr. `edited`: the id that must be edited, or
+/// none, when sgops must post its own comment instead.
+async fn marked_by(
+    author: Value,
+    mine: Option<Value>,
+    env: &[(&str, &str)],
+    edited: Option<u64>,
+) -> String {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), "plan.json", &small_plan("sha256:abab"));
+    let marked = format!("{PLAN_MARKER}\n### sgops plan\n\nNo changes.");
+    let mut comments = vec![github_shapes::comment(7, 66, author, &marked)];
+    if let Some(me) = mine {
+        comments.push(github_shapes::comment(7, 67, me, &marked));
+    }
+    list(&server, comments, 1).await;
+    for id in [66, 67] {
+        patch(&server, id, u64::from(edited == Some(id))).await;
+    }
+    post(&server, u64::from(edited.is_none())).await;
+    no_other_writes(&server).await;
+    let file = plan.to_str().unwrap();
+    let out = sgops(
+        &server,
+        dir.path(),
+        &["comment", "--pr", "7", "--plan", file],
+        env,
+    );
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let done = match edited {
+        Some(id) => format!("#7: updated comment {id}"),
+        None => "#7: created comment 9001".into(),
+    };
+    assert!(out.stderr.contains(&done), "{}", out.stderr);
+    server.verify().await;
+    out.stderr
+}
+
+#[tokio::test]
+async fn a_marked_comment_by_anyone_else_is_left_alone() {
+    // A pull request's author writes the marker first: were sgops to write the plan into that
+    // comment, its author could edit the plan afterwards and hide a delete or a denial.
+    for author in [
+        github_shapes::person("mallory"),
+        // Only a bot account can have a `[bot]` login; sgops checks the type all the same.
+        github_shapes::user("github-actions[bot]", 666, "User"),
+        github_shapes::user("GitHub-Actions", 667, "Organization"),
+        github_shapes::app_bot("other"),
+        // A deleted account: GitHub shows its comments as by `ghost`, or with no user.
+        github_shapes::user("ghost", 10_137, "User"),
+        Value::Null,
+    ] {
+        let err = marked_by(author.clone(), None, &[], None).await;
+        assert!(
+            err.contains("comment 66 on #7 carries the sgops marker but was written by"),
+            "{author}: {err}"
+        );
+        assert!(err.contains("left alone"), "{err}");
+        // sgops's own comment after it is the one edited.
+        marked_by(author, Some(github_shapes::actions_bot()), &[], Some(67)).await;
+    }
+}
+
+#[tokio::test]
+async fn sgops_comment_author_names_the_identity_of_another_token() {
+    // A GitHub App's installation token comments as the app's bot.
+    let app = [("SGOPS_COMMENT_AUTHOR", "My-App[bot]")];
+    marked_by(github_shapes::app_bot("my-app"), None, &app, Some(66)).await;
+    // Then the Actions bot's marked comment is someone else's.
+    marked_by(github_shapes::actions_bot(), None, &app, None).await;
+    marked_by(
+        github_shapes::actions_bot(),
+        Some(github_shapes::app_bot("my-app")),
+        &app,
+        Some(67),
+    )
+    .await;
+    // A personal token comments as its user (no `[bot]`: any account type).
+    let user = [("SGOPS_COMMENT_AUTHOR", "ops-robot")];
+    marked_by(github_shapes::person("Ops-Robot"), None, &user, Some(66)).await;
+    marked_by(github_shapes::person("mallory"), None, &user, None).await;
+    // Empty is the default.
+    let empty = [("SGOPS_COMMENT_AUTHOR", "")];
+    marked_by(github_shapes::actions_bot(), None, &empty, Some(66)).await;
 }
 
 #[tokio::test]
@@ -730,7 +846,7 @@ async fn github_enterprise_api_path_is_kept() {
     Mock::given(method("POST"))
         .and(path(format!("/api/v3{COMMENTS}")))
         .and(bearer_token(TOKEN))
-        .respond_with(ResponseTemplate::new(201).set_body_json(comment_json(5, "")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(ours(5, "")))
         .expect(1)
         .mount(&server)
         .await;
@@ -980,6 +1096,12 @@ const HOSTILE: &[&str] = &[
     "**bold** _it_ ~~strike~~ \\ back #1",
     "<!-- sgops:plan v1 -->",
     "&lt;already escaped&gt; &amp;",
+    // GFM autolinks and GitHub's references.
+    "see www.evil.example/login",
+    "https://evil.example/x HTTP://EVIL.EXAMPLE ftp://evil.example/f",
+    "(www.evil.example) _www.evil.example_ WWW.EVIL.EXAMPLE",
+    "mailto:boss@evil.example xmpp:boss@evil.example/r boss@evil.example",
+    "fixes #12 and o/r#34",
 ];
 
 #[tokio::test]
@@ -1095,6 +1217,166 @@ async fn hostile_text_cannot_break_out() {
     commonmark_sees_only_our_structure(&body, 1);
 }
 
+/// Text that GitHub would turn into a link or a reference.
+const LINKY: &[&str] = &[
+    "www.evil.example",
+    "https://evil.example/x",
+    "HTTP://EVIL.EXAMPLE",
+    "ftp://evil.example/f",
+    "mailto:boss@evil.example",
+    "xmpp:boss@evil.example/r",
+    "boss@evil.example",
+    "#12",
+    "o/r#34",
+    "_www.evil.example_",
+    "(www.evil.example)",
+];
+
+#[tokio::test]
+async fn links_in_accounts_groups_and_messages_are_not_links() {
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let changes = LINKY
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            change(C {
+                account: l,
+                region: "us-east-1",
+                group: l,
+                rule: l,
+                action: ACTIONS[i % ACTIONS.len()],
+                allowed: i % 2 == 0,
+                desc: l,
+            })
+        })
+        .collect();
+    let errors = LINKY
+        .iter()
+        .map(|l| PlanError {
+            account: l.to_string(),
+            region: "eu-west-1".into(),
+            message: format!("security group {l} not found: see {l}"),
+        })
+        .collect();
+    let plan = plan_of(changes, errors, "sha256:1234");
+    let file = write_plan(dir.path(), "plan.json", &plan);
+    list(&server, vec![], 1).await;
+    post(&server, 1).await;
+    let out = comment_on_7(&server, dir.path(), &file);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    server.verify().await;
+    let body = one_body(&server, "POST").await;
+    let md = parse_md(&body);
+    assert_inert(&md);
+    commonmark_sees_only_our_structure(&body, LINKY.len());
+    // Escaped, not dropped: the text is all there.
+    let rows = table_rows(&md);
+    assert_eq!(rows.len(), 2 * LINKY.len(), "{rows:?}");
+    assert!(
+        rows.iter().any(|r| r[0] == "www\u{200b}.evil.example"),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r[0] == "https:\u{200b}//evil.example/x"),
+        "{rows:?}"
+    );
+    assert!(rows.iter().any(|r| r[0] == "\\#\u{200b}12"), "{rows:?}");
+}
+
+#[test]
+fn apply_comments_have_no_links_either() {
+    use sgops::apply::{ApplyReport, ChangeResult, Status};
+    use sgops::github::APPLY_MARKER;
+    use sgops::render;
+
+    let hostile: Vec<&str> = LINKY.iter().chain(HOSTILE).copied().collect();
+    let mut results = Vec::new();
+    let mut errors = Vec::new();
+    for (i, h) in hostile.iter().enumerate() {
+        let failed = i % 2 == 1;
+        results.push(ChangeResult {
+            change: change(C {
+                account: h,
+                region: "us-east-1",
+                group: h,
+                rule: h,
+                action: ACTIONS[i % ACTIONS.len()],
+                allowed: true,
+                desc: h,
+            }),
+            status: if failed {
+                Status::Failed
+            } else {
+                Status::Applied
+            },
+            message: failed.then(|| format!("InvalidGroup.NotFound: {h}")),
+            new_rule_id: None,
+        });
+        errors.push(PlanError {
+            account: h.to_string(),
+            region: "eu-west-1".into(),
+            message: format!("cannot assume role: {h}"),
+        });
+    }
+    // Ids and CIDRs are shown as they are: people copy them.
+    results.push(ChangeResult {
+        change: change(C {
+            account: "plain",
+            region: "us-east-1",
+            group: "sg-0123456789abcdef0",
+            rule: "partner-callbacks.https",
+            action: Action::Create,
+            allowed: true,
+            desc: "x",
+        }),
+        status: Status::Applied,
+        message: Some("rule sgr-0123456789abcdef0 for 203.0.113.0/24 and 2001:db8::/32".into()),
+        new_rule_id: None,
+    });
+    let report = ApplyReport::new(&plan_of(vec![], vec![], "sha256:1234"), results, errors);
+    let body = format!(
+        "{APPLY_MARKER}\n{}",
+        render::apply_markdown(&report, Some("abc"), 60_000)
+    );
+    assert!(!body.contains("Cut to fit"), "all shown: {body}");
+    let md = parse_md(&body);
+    assert_inert(&md);
+    gfm_sees_no_link(&body);
+    assert!(
+        body.contains("| applied | create | plain | us-east-1 | sg-0123456789abcdef0 | partner-callbacks.https | rule sgr-0123456789abcdef0 for 203.0.113.0/24 and 2001:db8::/32 |"),
+        "{body}"
+    );
+    let rows: Vec<&String> = md.outside.iter().filter(|l| l.starts_with("| ")).collect();
+    assert_eq!(
+        rows.len(),
+        hostile.len() + 2,
+        "header and one row per result"
+    );
+    for row in rows {
+        assert_eq!(row.trim_matches('|').split('|').count(), 7, "{row}");
+    }
+
+    let denied: Vec<String> = hostile
+        .iter()
+        .map(|h| format!("  {h} us-east-1 {h} {h}: authorize_security_group_ingress"))
+        .collect();
+    let message = format!(
+        "refused: {} changes need actions the allow-list does not permit; nothing was changed:\n{}",
+        denied.len(),
+        denied.join("\n")
+    );
+    let body = format!(
+        "{APPLY_MARKER}\n{}",
+        render::apply_stopped_markdown(&message, true, "abc", 60_000)
+    );
+    let md = parse_md(&body);
+    assert_inert(&md);
+    gfm_sees_no_link(&body);
+    assert!(md.blocks.is_empty(), "{body}");
+}
+
 #[test]
 fn the_structure_check_catches_what_escaping_prevents() {
     let table = "| account | region | create | adopt | update | replace | retag | delete | denied | errors |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
@@ -1107,9 +1389,45 @@ fn the_structure_check_catches_what_escaping_prevents() {
         format!("{ok}\n## Injected\n"),
         format!("### sgops plan\n\n{table}| a | r | b | c | 0 | 0 | 0 | 0 | 0 | 0 | 0 |\n"),
         format!("{ok}\n```\nopened\n"),
+        format!("{ok}\nsee www.evil.example\n"),
+        format!("{ok}\n- **a** r: (https://evil.example/x)\n"),
+        format!("{ok}\nmailto:boss@evil.example\n"),
+        format!(
+            "### sgops plan\n\n{table}| www.evil.example | r | 0 | 0 | 0 | 0 | 0 | 0 | 0 | 0 |\n"
+        ),
     ] {
         let caught = std::panic::catch_unwind(|| commonmark_sees_only_our_structure(&bad, 0));
         assert!(caught.is_err(), "not caught:\n{bad}");
+    }
+}
+
+#[test]
+fn the_gfm_check_catches_autolinks_that_commonmark_misses() {
+    for bare in [
+        "see www.evil.example",
+        "(https://evil.example/x)",
+        "\\_www.evil.example",
+        "ftp://evil.example/f",
+        "mailto:boss@evil.example",
+        "boss@evil.example",
+    ] {
+        let body = format!("### sgops plan\n\n{bare}\n");
+        let links = pulldown_cmark::Parser::new(&body)
+            .filter(|e| {
+                matches!(
+                    e,
+                    pulldown_cmark::Event::Start(pulldown_cmark::Tag::Link { .. })
+                )
+            })
+            .count();
+        assert_eq!(links, 0, "CommonMark alone sees no link in `{bare}`");
+        let caught = std::panic::catch_unwind(|| gfm_sees_no_link(&body));
+        assert!(caught.is_err(), "GFM autolink not caught: `{bare}`");
+        // The same text escaped is no link for GFM either.
+        gfm_sees_no_link(&format!(
+            "### sgops plan\n\n{}\n",
+            sgops::escape::markdown(bare)
+        ));
     }
 }
 
@@ -1183,6 +1501,28 @@ fn commonmark_sees_only_our_structure(body: &str, blocks: usize) {
         code_blocks, blocks,
         "code blocks opened or closed by hostile text"
     );
+    gfm_sees_no_link(body);
+}
+
+/// The comment rendered as GitHub renders Markdown (GFM with its autolink extension, which
+/// pulldown-cmark does not implement: `www.…`, `https://…`, e-mail addresses in plain text
+/// become links there): not one link or image in the HTML.
+fn gfm_sees_no_link(body: &str) {
+    let mut options = comrak::Options::default();
+    options.extension.autolink = true;
+    options.extension.table = true;
+    options.extension.strikethrough = true;
+    // Raw HTML kept as written: an injected `<a href>` must show, not be left out.
+    options.render.r#unsafe = true;
+    let html = comrak::markdown_to_html(body, &options).to_ascii_lowercase();
+    for (i, _) in html.match_indices("<a") {
+        assert!(
+            !html[i + 2..].starts_with(|c: char| c.is_whitespace() || c == '>'),
+            "a link got through: `{}`",
+            html[i..].chars().take(80).collect::<String>()
+        );
+    }
+    assert!(!html.contains("<img"), "an image got through:\n{html}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1298,6 +1638,62 @@ async fn a_missing_shard_is_an_error_row_not_a_silent_gap() {
 }
 
 #[tokio::test]
+async fn a_plan_in_the_shape_of_the_spec_is_commented() {
+    // SPEC section 7's JSON plan as written there: no `ops` (an addition of sgops's own),
+    // `before: null`, `after` the rule as in a rule file.
+    let spec = r#"{
+      "version": 1,
+      "fingerprint": "sha256:5b7c2f0e9d1a",
+      "summary": {"create": 1, "adopt": 0, "update": 0, "replace": 0, "retag": 0, "delete": 0, "denied": 0},
+      "changes": [
+        {"account": "itx-016", "account_id": "111111111111", "region": "us-east-1",
+         "security_group": "sg-0a1b2c3d4e5f67890", "rule": "partner-callbacks-https", "action": "create",
+         "api_actions": ["authorize_security_group_ingress"], "allowed": true,
+         "live_rule_id": null, "before": null,
+         "after": {"id": "partner-callbacks-https", "direction": "ingress", "protocol": "tcp",
+                   "ports": 443, "cidr": "203.0.113.0/24", "description": "Partner callbacks",
+                   "ticket": "CHG-12345", "expires": "2027-06-30", "tags": {"team": "payments"}},
+         "file": "rules/itx-016/us-east-1/payments-app.yaml"}
+      ],
+      "errors": [ {"account": "itx-046", "region": "us-east-1", "message": "cannot assume role sgops"} ]
+    }"#;
+    let server = MockServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan.json");
+    std::fs::write(&file, spec).unwrap();
+    list(&server, vec![], 1).await;
+    post(&server, 1).await;
+    no_other_writes(&server).await;
+    let out = comment_on_7(&server, dir.path(), &file);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    server.verify().await;
+    let body = one_body(&server, "POST").await;
+    assert!(body.contains("Fingerprint `sha256:5b7c2f0e9d1a`"), "{body}");
+    assert!(
+        body.contains("+ create sg-0a1b2c3d4e5f67890 partner-callbacks-https"),
+        "{body}"
+    );
+    assert!(body.contains("+     cidr: 203.0.113.0/24"), "{body}");
+    assert!(
+        body.contains("- **itx-046** us-east-1: cannot assume role sgops"),
+        "{body}"
+    );
+    // A rule with only the keys every rule has reads as well (no id, ticket, expires, tags).
+    let bare = spec.replace(r#""id": "partner-callbacks-https", "#, "");
+    let bare = bare.replace(
+        r#",
+                   "ticket": "CHG-12345", "expires": "2027-06-30", "tags": {"team": "payments"}"#,
+        "",
+    );
+    assert!(
+        !bare.contains("ticket") && !bare.contains("\"id\""),
+        "{bare}"
+    );
+    let plan: Plan = serde_json::from_str(&bare).expect("the SPEC's plan reads");
+    assert!(plan.changes[0].ops.is_empty());
+}
+
+#[tokio::test]
 async fn a_file_that_is_not_a_plan_is_refused_before_github() {
     let server = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();
@@ -1356,16 +1752,19 @@ async fn list_fails(f: Failing, extra: &[(&str, &str)]) -> (String, usize) {
 
 /// The first POST fails with `status`. When `landed`, it was posted all the same (its reply
 /// was lost) and the next listing shows it: sgops must edit that comment, not post again.
-/// Otherwise sgops posts once more. Either way: one comment, exit 0.
-async fn first_post_fails(status: u16, landed: bool) {
+/// Otherwise sgops posts once more. Either way: one comment, exit 0. When `hijacked`, someone
+/// else posted a marked comment in between (listed first): it is not taken for the lost one.
+async fn first_post_fails(status: u16, landed: bool, hijacked: bool) {
     let server = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), "plan.json", &small_plan("sha256:1111"));
-    let after: Vec<Value> = if landed {
-        vec![comment_json(9001, &format!("{PLAN_MARKER}\nas posted"))]
-    } else {
-        vec![]
-    };
+    let mut after: Vec<Value> = Vec::new();
+    if hijacked {
+        after.push(theirs(66, &format!("{PLAN_MARKER}\nas posted")));
+    }
+    if landed {
+        after.push(ours(9001, &format!("{PLAN_MARKER}\nas posted")));
+    }
     for (name, comments) in [("list before posting", vec![]), ("list after", after)] {
         Mock::given(method("GET"))
             .and(path(COMMENTS))
@@ -1387,6 +1786,7 @@ async fn first_post_fails(status: u16, landed: bool) {
         .await;
     post(&server, u64::from(!landed)).await;
     patch(&server, 9001, u64::from(landed)).await;
+    patch(&server, 66, 0).await;
     no_other_writes(&server).await;
     let out = comment_on_7(&server, dir.path(), &plan);
     assert_eq!(out.code, 0, "{}", out.stderr);
@@ -1400,12 +1800,18 @@ async fn first_post_fails(status: u16, landed: bool) {
 
 #[tokio::test]
 async fn a_lost_post_reply_does_not_post_twice() {
-    first_post_fails(502, true).await;
+    first_post_fails(502, true, false).await;
 }
 
 #[tokio::test]
 async fn a_failed_post_is_retried_after_checking() {
-    first_post_fails(503, false).await;
+    first_post_fails(503, false, false).await;
+}
+
+#[tokio::test]
+async fn after_a_failed_post_only_our_own_comment_is_taken_for_it() {
+    first_post_fails(502, true, true).await;
+    first_post_fails(503, false, true).await;
 }
 
 #[tokio::test]
@@ -1483,7 +1889,7 @@ async fn edit_of_a_vanished_comment_is_not_found() {
     let server = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), "plan.json", &small_plan("sha256:9999"));
-    list(&server, vec![comment_json(55, PLAN_MARKER)], 1).await;
+    list(&server, vec![ours(55, PLAN_MARKER)], 1).await;
     Mock::given(method("PATCH"))
         .and(path("/repos/o/r/issues/comments/55"))
         .respond_with(ResponseTemplate::new(404).set_body_json(json!({"message": "Not Found"})))

@@ -1319,16 +1319,16 @@ fn json_snapshot() {
 #[test]
 fn markdown_escapes_hostile_text() {
     assert_eq!(
-        render::md_escape("<img src=x onerror=alert(1)>"),
+        sgops::escape::markdown("<img src=x onerror=alert(1)>"),
         "&lt;img src=x onerror=alert(1)&gt;"
     );
-    assert_eq!(render::md_escape("@octocat"), "@\u{200b}octocat");
-    assert_eq!(render::md_escape("a|b"), "a&#124;b");
+    assert_eq!(sgops::escape::markdown("@octocat"), "@\u{200b}octocat");
+    assert_eq!(sgops::escape::markdown("a|b"), "a&#124;b");
     assert_eq!(
-        render::md_escape("**x** [l](u) `c`"),
+        sgops::escape::markdown("**x** [l](u) `c`"),
         "\\*\\*x\\*\\* \\[l\\](u) \\`c\\`"
     );
-    assert_eq!(render::md_escape("l1\nl2\r"), "l1 l2 ");
+    assert_eq!(sgops::escape::markdown("l1\nl2\r"), "l1 l2 ");
 
     let cfg = config();
     let hostile = "``` </details><script>x</script> @admins | [a](b)";
@@ -1545,4 +1545,76 @@ fn control_characters_from_aws_or_files_never_reach_the_terminal_raw() {
         }
         assert!(text.contains("x\\n::error file=sgops.yaml"), "{text}");
     }
+}
+
+#[test]
+fn policy_changes_come_first_in_markdown_and_text_escaped() {
+    let cfg = config();
+    let d = desired().group(G, vec![rule("a")]).build();
+    let mut p = run_plan(&cfg, &d, &LiveB::empty(&d).build(), &allow_all());
+    p.policy_changes = vec![
+        sgops::policy::PolicyChange {
+            key: "guardrails.world_open_denied_ports".into(),
+            base: "22, 3389".into(),
+            proposed: String::new(),
+        },
+        sgops::policy::PolicyChange {
+            key: "allowlist.parameter_prefix".into(),
+            base: "/vpcx/".into(),
+            proposed: "/x/<b>@admins</b>|https://evil.example/\n::error::".into(),
+        },
+    ];
+    let md = render::markdown(&p);
+    let policy = md
+        .find("Policy changes in this pull request")
+        .expect("policy section");
+    assert!(policy < md.find("to create").expect("summary"), "{md}");
+    assert!(
+        md.contains("| guardrails.world\\_open\\_denied\\_ports | 22, 3389 |  |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| allowlist.parameter\\_prefix | /vpcx/ | /x/&lt;b&gt;@\u{200b}admins&lt;/b&gt;&#124;https:\u{200b}//evil.example/ ::error:: |"),
+        "{md}"
+    );
+    let text = render::text(&p, false);
+    assert!(
+        text.starts_with("Policy changes in sgops.yaml (take effect after merge; this plan obeys the base branch's):\n  guardrails.world_open_denied_ports: 22, 3389 -> \n"),
+        "{text}"
+    );
+    assert!(text.contains("https://evil.example/\\n::error::"), "{text}");
+    // The JSON plan carries them, and reads back.
+    let back: Plan = serde_json::from_str(&render::json(&p)).expect("JSON plan");
+    assert_eq!(back.policy_changes, p.policy_changes);
+    // A plan without them says nothing about policy, in any format.
+    let plain = run_plan(&cfg, &d, &LiveB::empty(&d).build(), &allow_all());
+    assert!(!render::markdown(&plain).contains("Policy"));
+    assert!(!render::json(&plain).contains("policy_changes"));
+}
+
+#[test]
+fn warnings_and_merged_errors_in_markdown() {
+    let mut p = run_plan(
+        &config(),
+        &desired().build(),
+        &LiveB::default().build(),
+        &allow_all(),
+    );
+    for region in ["us-east-1", "eu-west-1"] {
+        p.errors.push(PlanError {
+            account: ACCOUNT.into(),
+            region: region.into(),
+            message: "cannot assume the role: AccessDenied".into(),
+        });
+    }
+    p.warnings.push(PlanError {
+        account: ACCOUNT.into(),
+        region: REGION.into(),
+        message: "adopting sgr-1 as `a`, which carries tags sgops did not set (fms:policy)".into(),
+    });
+    let md = render::markdown(&p);
+    assert!(
+        md.contains("#### Errors\n\n- **app** us-east-1, eu-west-1: cannot assume the role: AccessDenied\n\n#### Warnings\n\n- **app** us-east-1: adopting sgr-1 as \\`a\\`"),
+        "{md}"
+    );
 }

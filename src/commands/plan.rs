@@ -168,6 +168,10 @@ pub fn plan(config: &Path, rules: &Path, today: Date, args: &PlanArgs) -> Result
     })
 }
 
+/// Most bytes of an apply comment's Markdown: room for the marker and for multi-byte
+/// characters that GitHub counts as one.
+const APPLY_COMMENT_LIMIT: usize = COMMENT_LIMIT - APPLY_MARKER.len() - 1024;
+
 pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Result<Exit, Error> {
     // Fail before touching AWS when the result could not be posted anyway.
     let github = if args.comment {
@@ -190,8 +194,12 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
         Err(e) => {
             // The merged pull request hears of a refusal too: its author awaits the apply.
             if let Some((gh, sha)) = &github {
-                let body =
-                    render::apply_stopped_markdown(&e.to_string(), e.exit() == Exit::Policy, sha);
+                let body = render::apply_stopped_markdown(
+                    &e.to_string(),
+                    e.exit() == Exit::Policy,
+                    sha,
+                    APPLY_COMMENT_LIMIT,
+                );
                 if let Err(posted) = rt.block_on(post_apply(gh, sha, &body)) {
                     crate::errln!("error: {posted}");
                 }
@@ -211,11 +219,7 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
         crate::errp!("{calls}");
     }
     if let Some((gh, sha)) = &github {
-        let body = render::apply_markdown(
-            &report,
-            Some(sha),
-            COMMENT_LIMIT - APPLY_MARKER.len() - 1024,
-        );
+        let body = render::apply_markdown(&report, Some(sha), APPLY_COMMENT_LIMIT);
         rt.block_on(post_apply(gh, sha, &body))?;
     }
     if report.is_success() {
