@@ -1,0 +1,360 @@
+//! The one EC2 call of a request, and what came of it. The only I/O of `invoke`.
+
+use aws_sdk_ec2::types as ec2;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use serde_json::{Value, json};
+
+use crate::aws::{describe_sdk_error, error_code};
+
+use super::answer::*;
+use super::sdk::*;
+use super::*;
+
+/// What EC2 answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The response, in boto3's shape.
+    Done(Value),
+    /// DryRun was set and EC2 answered `DryRunOperation`: the call would have succeeded.
+    DryRun { message: String },
+}
+
+impl Outcome {
+    /// What `sgops invoke` prints on standard output.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Outcome::Done(v) => v.clone(),
+            Outcome::DryRun { message } => json!({
+                "DryRun": true,
+                "Code": DRY_RUN_OK,
+                "Message": message,
+            }),
+        }
+    }
+
+    /// What happened, in a few words for standard error: `ok, 1 rule created`.
+    pub fn summary(&self, action: Action) -> String {
+        let Outcome::Done(v) = self else {
+            return "dry run: the call would have succeeded (DryRunOperation)".into();
+        };
+        let len = |key: &str| v.get(key).and_then(Value::as_array).map(Vec::len);
+        let count = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+        let mut parts: Vec<String> = Vec::new();
+        match action {
+            Action::AuthorizeIngress | Action::AuthorizeEgress => {
+                parts.extend(len("SecurityGroupRules").map(|n| count(n, "rule") + " created"));
+            }
+            Action::RevokeIngress | Action::RevokeEgress => {
+                parts.extend(
+                    len("RevokedSecurityGroupRules").map(|n| count(n, "rule") + " revoked"),
+                );
+                parts.extend(
+                    len("UnknownIpPermissions")
+                        .filter(|n| *n > 0)
+                        .map(|n| count(n, "permission") + " matched no rule"),
+                );
+            }
+            Action::DescribeRules => {
+                parts.extend(len("SecurityGroupRules").map(|n| count(n, "rule")))
+            }
+            Action::DescribeGroups => {
+                parts.extend(len("SecurityGroups").map(|n| count(n, "group")))
+            }
+            _ => {}
+        }
+        if v.get("NextToken").is_some() {
+            parts.push("more with NextToken".into());
+        }
+        // EC2 answers false where a call did nothing it was asked to; no exception then.
+        let head = if v.get("Return") == Some(&Value::Bool(false)) {
+            "EC2 answered Return: false"
+        } else {
+            "ok"
+        };
+        std::iter::once(head.to_string())
+            .chain(parts)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// The error code with which EC2 says a DryRun call would have succeeded.
+pub(super) const DRY_RUN_OK: &str = "DryRunOperation";
+
+/// A failed call, with AWS's code kept in the message (`InvalidPermission.Duplicate: …`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    pub operation: &'static str,
+    pub code: Option<String>,
+    pub message: String,
+}
+
+/// The code with which EC2 refuses to create a rule that exists.
+pub(super) const DUPLICATE: &str = "InvalidPermission.Duplicate";
+
+impl CallError {
+    /// The message to show, given how many HTTP attempts the call took: an authorize that
+    /// was retried and then heard "duplicate" most likely created the rule on an attempt
+    /// whose reply was lost, so the rule the caller asked for probably exists.
+    pub fn explain(&self, attempts: u64) -> String {
+        let authorize = matches!(
+            self.operation,
+            "ec2:AuthorizeSecurityGroupIngress" | "ec2:AuthorizeSecurityGroupEgress"
+        );
+        if authorize && attempts > 1 && self.code.as_deref() == Some(DUPLICATE) {
+            format!(
+                "{} (the call was sent {attempts} times: an earlier attempt probably created the rule and its reply was lost; describe_security_group_rules shows it)",
+                self.message
+            )
+        } else {
+            self.message.clone()
+        }
+    }
+}
+
+/// Makes the one EC2 call of `req`. `dry_run` (or the body's own `DryRun`) sets DryRun.
+pub async fn call(
+    ec2: &aws_sdk_ec2::Client,
+    req: &Request,
+    dry_run: bool,
+) -> Result<Outcome, CallError> {
+    let dry = dry_run || req.body_dry_run();
+    let op = req.action().operation();
+    let dry_flag = dry.then_some(true);
+    match req {
+        Request::AuthorizeIngress(b) => finish(
+            op,
+            dry,
+            ec2.authorize_security_group_ingress()
+                .set_group_id(b.group_id.clone())
+                .set_group_name(b.group_name.clone())
+                .set_ip_permissions(Some(
+                    b.ip_permissions.iter().map(IpPermission::sdk).collect(),
+                ))
+                .set_tag_specifications(tag_specifications(&b.tag_specifications))
+                .set_dry_run(dry_flag)
+                .send()
+                .await,
+            |o| {
+                json!({
+                    "Return": o.r#return,
+                    "SecurityGroupRules": o.security_group_rules.as_deref().map(rules_json),
+                })
+            },
+        ),
+        Request::AuthorizeEgress(b) => finish(
+            op,
+            dry,
+            ec2.authorize_security_group_egress()
+                .group_id(&b.group_id)
+                .set_ip_permissions(Some(
+                    b.ip_permissions.iter().map(IpPermission::sdk).collect(),
+                ))
+                .set_tag_specifications(tag_specifications(&b.tag_specifications))
+                .set_dry_run(dry_flag)
+                .send()
+                .await,
+            |o| {
+                json!({
+                    "Return": o.r#return,
+                    "SecurityGroupRules": o.security_group_rules.as_deref().map(rules_json),
+                })
+            },
+        ),
+        Request::RevokeIngress(b) => finish(
+            op,
+            dry,
+            ec2.revoke_security_group_ingress()
+                .set_group_id(b.group_id.clone())
+                .set_group_name(b.group_name.clone())
+                .set_ip_permissions(permissions(&b.ip_permissions))
+                .set_security_group_rule_ids(b.security_group_rule_ids.clone())
+                .set_dry_run(dry_flag)
+                .send()
+                .await,
+            |o| {
+                revoke_json(
+                    o.r#return,
+                    o.unknown_ip_permissions.as_deref(),
+                    o.revoked_security_group_rules.as_deref(),
+                )
+            },
+        ),
+        Request::RevokeEgress(b) => finish(
+            op,
+            dry,
+            ec2.revoke_security_group_egress()
+                .group_id(&b.group_id)
+                .set_ip_permissions(permissions(&b.ip_permissions))
+                .set_security_group_rule_ids(b.security_group_rule_ids.clone())
+                .set_dry_run(dry_flag)
+                .send()
+                .await,
+            |o| {
+                revoke_json(
+                    o.r#return,
+                    o.unknown_ip_permissions.as_deref(),
+                    o.revoked_security_group_rules.as_deref(),
+                )
+            },
+        ),
+        Request::ModifyRules(b) => finish(
+            op,
+            dry,
+            ec2.modify_security_group_rules()
+                .group_id(&b.group_id)
+                .set_security_group_rules(Some(
+                    b.security_group_rules
+                        .iter()
+                        .map(|u| {
+                            ec2::SecurityGroupRuleUpdate::builder()
+                                .security_group_rule_id(&u.security_group_rule_id)
+                                .security_group_rule(u.security_group_rule.sdk())
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .set_dry_run(dry_flag)
+                .send()
+                .await,
+            |o| json!({ "Return": o.r#return }),
+        ),
+        Request::UpdateDescriptionsIngress(b) => finish(
+            op,
+            dry,
+            ec2.update_security_group_rule_descriptions_ingress()
+                .set_group_id(b.group_id.clone())
+                .set_group_name(b.group_name.clone())
+                .set_ip_permissions(permissions(&b.ip_permissions))
+                .set_security_group_rule_descriptions(rule_descriptions(
+                    &b.security_group_rule_descriptions,
+                ))
+                .set_dry_run(dry_flag)
+                .send()
+                .await,
+            |o| json!({ "Return": o.r#return }),
+        ),
+        Request::UpdateDescriptionsEgress(b) => finish(
+            op,
+            dry,
+            ec2.update_security_group_rule_descriptions_egress()
+                .set_group_id(b.group_id.clone())
+                .set_group_name(b.group_name.clone())
+                .set_ip_permissions(permissions(&b.ip_permissions))
+                .set_security_group_rule_descriptions(rule_descriptions(
+                    &b.security_group_rule_descriptions,
+                ))
+                .set_dry_run(dry_flag)
+                .send()
+                .await,
+            |o| json!({ "Return": o.r#return }),
+        ),
+        Request::CreateTags(b) => finish(
+            op,
+            dry,
+            ec2.create_tags()
+                .set_resources(Some(b.resources.clone()))
+                .set_tags(Some(sdk_tags(&b.tags)))
+                .set_dry_run(dry_flag)
+                .send()
+                .await,
+            |_| json!({}),
+        ),
+        Request::DeleteTags(b) => finish(
+            op,
+            dry,
+            ec2.delete_tags()
+                .set_resources(Some(b.resources.clone()))
+                .set_tags(b.tags.as_deref().map(sdk_tags))
+                .set_dry_run(dry_flag)
+                .send()
+                .await,
+            |_| json!({}),
+        ),
+        Request::DescribeRules(b) => finish(
+            op,
+            dry,
+            ec2.describe_security_group_rules()
+                .set_filters(filters(&b.filters))
+                .set_security_group_rule_ids(b.security_group_rule_ids.clone())
+                .set_next_token(b.next_token.clone())
+                .set_max_results(b.max_results)
+                .set_dry_run(dry_flag)
+                .send()
+                .await,
+            |o| {
+                json!({
+                    "SecurityGroupRules": rules_json(o.security_group_rules()),
+                    "NextToken": o.next_token,
+                })
+            },
+        ),
+        Request::DescribeGroups(b) => finish(
+            op,
+            dry,
+            ec2.describe_security_groups()
+                .set_filters(filters(&b.filters))
+                .set_group_ids(b.group_ids.clone())
+                .set_group_names(b.group_names.clone())
+                .set_next_token(b.next_token.clone())
+                .set_max_results(b.max_results)
+                .set_dry_run(dry_flag)
+                .send()
+                .await,
+            |o| {
+                json!({
+                    "SecurityGroups": o.security_groups().iter().map(group_json).collect::<Vec<_>>(),
+                    "NextToken": o.next_token,
+                })
+            },
+        ),
+    }
+}
+
+pub(super) fn rule_descriptions(
+    d: &Option<Vec<SecurityGroupRuleDescription>>,
+) -> Option<Vec<ec2::SecurityGroupRuleDescription>> {
+    d.as_ref().map(|v| {
+        v.iter()
+            .map(|r| {
+                ec2::SecurityGroupRuleDescription::builder()
+                    .security_group_rule_id(&r.security_group_rule_id)
+                    .set_description(r.description.clone())
+                    .build()
+            })
+            .collect()
+    })
+}
+
+/// Turns a call's result into an [`Outcome`]. Under DryRun only `DryRunOperation` is success:
+/// a real answer means the endpoint ignored DryRun and acted, which the caller must hear.
+pub(super) fn finish<T, E, R>(
+    operation: &'static str,
+    dry: bool,
+    result: Result<T, aws_sdk_ec2::error::SdkError<E, R>>,
+    to_json: impl FnOnce(T) -> Value,
+) -> Result<Outcome, CallError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: fmt::Debug,
+{
+    match result {
+        Ok(_) if dry => Err(CallError {
+            operation,
+            code: None,
+            message: "DryRun was set, but the endpoint carried the call out instead of answering DryRunOperation (moto does so for some actions): check what it changed".into(),
+        }),
+        Ok(out) => Ok(Outcome::Done(strip_nulls(to_json(out)))),
+        Err(e) if dry && error_code(&e).as_deref() == Some(DRY_RUN_OK) => Ok(Outcome::DryRun {
+            message: e
+                .message()
+                .unwrap_or("Request would have succeeded, but DryRun flag is set.")
+                .to_string(),
+        }),
+        Err(e) => Err(CallError {
+            operation,
+            code: error_code(&e),
+            message: describe_sdk_error(&e),
+        }),
+    }
+}
