@@ -488,11 +488,8 @@ fn ip_permission_shapes_for_each_peer_kind() {
     assert_eq!((p.from_port(), p.to_port()), (None, None));
 }
 
-/// AssumeRole as `sgops plan` sends it: the role of sgops.yaml, the external id, and a
-/// session name carrying the pull request and commit (CloudTrail shows which change it was).
-#[tokio::test]
-async fn assume_role_carries_role_external_id_and_session_name() {
-    let server = MockServer::start().await;
+/// SSM's answer for the allow-list `/p/ec2`: authorize_security_group_ingress.
+async fn mount_allowlist(server: &MockServer) {
     Mock::given(method("POST"))
         .and(wiremock::matchers::header(
             "x-amz-target",
@@ -505,8 +502,16 @@ async fn assume_role_carries_role_external_id_and_session_name() {
                     "Name": "/p/ec2", "Type": "String",
                     "Value": "{\"authorize_security_group_ingress\"}"}})),
         )
-        .mount(&server)
+        .mount(server)
         .await;
+}
+
+/// AssumeRole as `sgops plan` sends it: the role of sgops.yaml, the external id, and a
+/// session name carrying the pull request and commit (CloudTrail shows which change it was).
+#[tokio::test]
+async fn assume_role_carries_role_external_id_and_session_name() {
+    let server = MockServer::start().await;
+    mount_allowlist(&server).await;
     Mock::given(method("POST"))
         .and(body_string_contains("Action=AssumeRole"))
         .respond_with(ResponseTemplate::new(403).set_body_raw(
@@ -565,20 +570,7 @@ async fn assume_role_carries_role_external_id_and_session_name() {
 /// gives credentials that expire after `lifetime`, EC2 an empty region.
 async fn fake_aws(lifetime: std::time::Duration) -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(wiremock::matchers::header(
-            "x-amz-target",
-            "AmazonSSM.GetParameter",
-        ))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .insert_header("content-type", "application/x-amz-json-1.1")
-                .set_body_json(serde_json::json!({"Parameter": {
-                    "Name": "/p/ec2", "Type": "String",
-                    "Value": "{\"authorize_security_group_ingress\"}"}})),
-        )
-        .mount(&server)
-        .await;
+    mount_allowlist(&server).await;
     let expires =
         jiff::Timestamp::now() + jiff::SignedDuration::try_from(lifetime).expect("lifetime");
     Mock::given(method("POST"))

@@ -3,10 +3,12 @@
 //! base's policy, and its policy changes are shown apart. Also `plan --out` when the rules are
 //! invalid: the plan file carries the problems, so the pull request's comment shows them.
 
+mod support;
+
 use std::path::Path;
-use std::process::Command as Process;
 
 use assert_cmd::Command;
+use support::git;
 
 const BASE_CONFIG: &str = "accounts:\n  itx-016: \"111111111111\"\nrule_tags:\n  vpcx:skip_enforcement: \"yes\"\nguardrails:\n  world_open_denied_ports: [22, 3389]\n";
 
@@ -14,27 +16,6 @@ const BASE_CONFIG: &str = "accounts:\n  itx-016: \"111111111111\"\nrule_tags:\n 
 const LOOSE_CONFIG: &str = "accounts:\n  itx-016: { id: \"111111111111\", role_name: admin }\nallowlist:\n  parameter_prefix: /attacker/\nguardrails:\n  world_open_denied_ports: []\n";
 
 const WORLD_OPEN_SSH: &str = "security_group: sg-0a1b2c3d4e5f67890\nrules:\n  - id: ssh\n    direction: ingress\n    protocol: tcp\n    ports: 22\n    cidr: 0.0.0.0/0\n    ticket: CHG-1\n";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Process::new("git")
-        .current_dir(dir)
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .output()
-        .expect("run git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 fn write(dir: &Path, rel: &str, text: &str) {
     let p = dir.join(rel);
