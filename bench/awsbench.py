@@ -16,6 +16,7 @@ import boto3
 from botocore.config import Config
 
 RULE_TAG = "sgops:rule"
+TAGS_TAG = "sgops:tags"
 ACTIONS = ("create", "adopt", "update", "replace", "retag", "delete")
 READ_OPS_PREFIXES = ("ec2:Describe", "sts:AssumeRole", "ssm:GetParameter")
 # Retries as sgops does them (standard mode, 8 attempts).
@@ -206,6 +207,10 @@ def rule_from_doc(r, rule_tags, group_id=None):
     kind, peer = desired_peer(r)
     tags = dict(rule_tags)
     tags.update({str(k): str(v) for k, v in (r.get("tags") or {}).items()})
+    # `sgops:tags`: the record of the keys sgops set (sorted, comma-separated, without its own),
+    # on every rule it creates or adopts; absent when it set none.
+    if tags:
+        tags[TAGS_TAG] = ",".join(sorted(tags))
     tags[RULE_TAG] = r["id"]
     return Rule(r["direction"], proto, fp, tp, kind, peer, r.get("description"), tags,
                 group_id=group_id, name=r["id"])

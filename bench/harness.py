@@ -272,7 +272,8 @@ def floors(scenario):
     as defined in bench/README.md."""
     reads = 1  # one SSM GetParameter for the one service (ec2)
     for a in scenario["accounts"]:
-        reads += 1 + math.ceil(max(1, a["live_rules"]) / 1000)  # AssumeRole + DescribeSecurityGroupRules pages
+        # one region per account here: its AssumeRole + its DescribeSecurityGroupRules pages
+        reads += 1 + math.ceil(max(1, a["live_rules"]) / 1000)
     writes, contract = 0, 0
     for a in scenario["accounts"]:
         for g in a["groups"]:
@@ -351,7 +352,7 @@ def report(res):
                  + f" ({sum(exp.values())} in all)")
     rf, wf = res["floors"]["reads"], res["floors"]["writes"]
     cf = res["floors"].get("writes_contract", wf)
-    lines.append(f"- floors: reads {rf} per plan or apply (1 AssumeRole + 1 DescribeSecurityGroupRules "
+    lines.append(f"- floors: reads {rf} per plan or apply (1 AssumeRole per account, 1 DescribeSecurityGroupRules "
                  f"per 1000 rules per account × region, + 1 GetParameter); writes {wf} per apply "
                  f"(1 authorize, 1 revoke, 1 CreateTags per group and direction that needs it, "
                  f"1 modify per group); {cf} under the tag contract (each created or adopted rule "
