@@ -126,17 +126,22 @@ pub fn targets(
 type Sessions = BTreeMap<String, tokio::sync::OnceCell<Result<Session, String>>>;
 
 /// Assumes each account's role once and reads the named groups of every target (account ×
-/// region), `concurrency` targets at once.
+/// region), with at most `concurrency` calls in flight.
+///
+/// Slots are held by calls, not by targets: a region waiting for its account's AssumeRole
+/// holds none, so every slot is always busy with a call and a run takes (calls × latency ÷
+/// concurrency), the latency floor. (Held by targets, each target would hold its slot for two
+/// round trips, the wait for the AssumeRole included.)
 pub async fn read(aws: &Aws, config: &Config, desired: &Desired, targets: &[Target]) -> Read {
     let sessions: Sessions = targets
         .iter()
         .map(|t| (t.account.clone(), tokio::sync::OnceCell::new()))
         .collect();
-    let sessions = &sessions;
+    let slots = tokio::sync::Semaphore::new(config.concurrency.max(1));
+    let (sessions, slots) = (&sessions, &slots);
     let progress = Progress::new(targets.len(), "reading");
     let results: Vec<(Target, Result<LiveTarget, String>, Option<AwsEc2>)> =
-        futures::stream::iter(targets.iter().cloned())
-            .map(|t| async {
+        futures::future::join_all(targets.iter().cloned().map(|t| async {
                 let files: Vec<_> = desired
                     .files
                     .iter()
@@ -150,7 +155,7 @@ pub async fn read(aws: &Aws, config: &Config, desired: &Desired, targets: &[Targ
                     .flat_map(|f| &f.rules)
                     .filter_map(|r| prefix_list_of(&r.spec.peer))
                     .collect();
-                let out = read_one(aws, config, sessions, &t, &groups, lists).await;
+                let out = read_one(aws, config, (sessions, slots), &t, &groups, lists).await;
                 progress.done(
                     &t,
                     match &out {
@@ -162,9 +167,7 @@ pub async fn read(aws: &Aws, config: &Config, desired: &Desired, targets: &[Targ
                     Ok((live, client)) => (t, Ok(live), Some(client)),
                     Err(e) => (t, Err(e), None),
                 }
-            })
-            .buffer_unordered(config.concurrency.max(1))
-            .collect()
+            }))
             .await;
     progress.finish();
     let mut read = Read {
@@ -191,11 +194,12 @@ fn prefix_list_of(peer: &Peer) -> Option<String> {
 async fn read_one(
     aws: &Aws,
     config: &Config,
-    sessions: &Sessions,
+    (sessions, slots): (&Sessions, &tokio::sync::Semaphore),
     t: &Target,
     groups: &[GroupRef],
     mut lists: BTreeSet<String>,
 ) -> Result<(LiveTarget, AwsEc2), String> {
+    let closed = |_| "the run was cancelled".to_string();
     let account = config
         .accounts
         .get(&t.account)
@@ -207,12 +211,14 @@ async fn read_one(
     // credentials, or its failure.
     let session = cell
         .get_or_init(|| async {
+            let _slot = slots.acquire().await.map_err(closed)?;
             aws.assume(config, &t.account, account)
                 .await
                 .map_err(|e| e.to_string())
         })
         .await
         .clone()?;
+    let _slot = slots.acquire().await.map_err(closed)?;
     let ec2 = AwsEc2 {
         client: session.ec2(&t.region),
     };
