@@ -142,33 +142,33 @@ pub async fn read(aws: &Aws, config: &Config, desired: &Desired, targets: &[Targ
     let progress = Progress::new(targets.len(), "reading");
     let results: Vec<(Target, Result<LiveTarget, String>, Option<AwsEc2>)> =
         futures::future::join_all(targets.iter().cloned().map(|t| async {
-                let files: Vec<_> = desired
-                    .files
-                    .iter()
-                    .filter(|f| f.account == t.account && f.region == t.region)
-                    .collect();
-                let mut groups: Vec<GroupRef> = files.iter().map(|f| f.group.clone()).collect();
-                groups.sort();
-                groups.dedup();
-                let lists: BTreeSet<String> = files
-                    .iter()
-                    .flat_map(|f| &f.rules)
-                    .filter_map(|r| prefix_list_of(&r.spec.peer))
-                    .collect();
-                let out = read_one(aws, config, (sessions, slots), &t, &groups, lists).await;
-                progress.done(
-                    &t,
-                    match &out {
-                        Ok(_) => "read",
-                        Err(_) => "failed",
-                    },
-                );
-                match out {
-                    Ok((live, client)) => (t, Ok(live), Some(client)),
-                    Err(e) => (t, Err(e), None),
-                }
-            }))
-            .await;
+            let files: Vec<_> = desired
+                .files
+                .iter()
+                .filter(|f| f.account == t.account && f.region == t.region)
+                .collect();
+            let mut groups: Vec<GroupRef> = files.iter().map(|f| f.group.clone()).collect();
+            groups.sort();
+            groups.dedup();
+            let lists: BTreeSet<String> = files
+                .iter()
+                .flat_map(|f| &f.rules)
+                .filter_map(|r| prefix_list_of(&r.spec.peer))
+                .collect();
+            let out = read_one(aws, config, (sessions, slots), &t, &groups, lists).await;
+            progress.done(
+                &t,
+                match &out {
+                    Ok(_) => "read",
+                    Err(_) => "failed",
+                },
+            );
+            match out {
+                Ok((live, client)) => (t, Ok(live), Some(client)),
+                Err(e) => (t, Err(e), None),
+            }
+        }))
+        .await;
     progress.finish();
     let mut read = Read {
         live: BTreeMap::new(),
