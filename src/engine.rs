@@ -139,9 +139,9 @@ pub async fn read(aws: &Aws, config: &Config, desired: &Desired, targets: &[Targ
         .collect();
     let slots = tokio::sync::Semaphore::new(config.concurrency.max(1));
     let (sessions, slots) = (&sessions, &slots);
-    let progress = Progress::new(targets.len(), "reading");
+    let progress = &Progress::new(targets.len(), "reading");
     let results: Vec<(Target, Result<LiveTarget, String>, Option<AwsEc2>)> =
-        futures::future::join_all(targets.iter().cloned().map(|t| async {
+        futures::future::join_all(targets.iter().map(|t| async move {
             let files: Vec<_> = desired
                 .files
                 .iter()
@@ -155,17 +155,17 @@ pub async fn read(aws: &Aws, config: &Config, desired: &Desired, targets: &[Targ
                 .flat_map(|f| &f.rules)
                 .filter_map(|r| prefix_list_of(&r.spec.peer))
                 .collect();
-            let out = read_one(aws, config, (sessions, slots), &t, &groups, lists).await;
+            let out = read_one(aws, config, (sessions, slots), t, &groups, lists).await;
             progress.done(
-                &t,
+                t,
                 match &out {
                     Ok(_) => "read",
                     Err(_) => "failed",
                 },
             );
             match out {
-                Ok((live, client)) => (t, Ok(live), Some(client)),
-                Err(e) => (t, Err(e), None),
+                Ok((live, client)) => (t.clone(), Ok(live), Some(client)),
+                Err(e) => (t.clone(), Err(e), None),
             }
         }))
         .await;
