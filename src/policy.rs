@@ -88,9 +88,18 @@ pub fn read_at(reference: &str, path: &Path) -> Result<Option<String>, PolicyErr
         });
     }
     let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    // `./name` is relative to `dir`, wherever that is in the repository.
+    // `./name` is relative to `dir`, wherever that is in the repository. Whether the path is
+    // there is read from the trees alone (`rev-parse`), so a clone without blobs cannot pass
+    // for "no sgops.yaml at the base": a blob it cannot read is an error below.
     let object = format!("{sha}:./{name}");
-    if !git(&["cat-file", "-e", &object])?.status.success() {
+    let found = git(&[
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        "--end-of-options",
+        &object,
+    ])?;
+    if !found.status.success() {
         return Ok(None);
     }
     let out = git(&["cat-file", "blob", &object])?;
