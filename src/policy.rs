@@ -73,33 +73,24 @@ pub fn read_at(reference: &str, path: &Path) -> Result<Option<String>, PolicyErr
             .output()
             .map_err(PolicyError::Git)
     };
-    let commit = format!("{reference}^{{commit}}");
-    let out = git(&[
-        "rev-parse",
-        "--verify",
-        "--quiet",
-        "--end-of-options",
-        &commit,
-    ])?;
-    if !out.status.success() {
-        return Err(PolicyError::UnknownCommit {
+    // What git names `spec`, if it names anything (`rev-parse` reads trees, never blobs).
+    let resolve = |spec: &str| -> Result<Option<String>, PolicyError> {
+        let out = git(&["rev-parse", "--verify", "--quiet", "--end-of-options", spec])?;
+        Ok(out
+            .status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()))
+    };
+    let sha =
+        resolve(&format!("{reference}^{{commit}}"))?.ok_or_else(|| PolicyError::UnknownCommit {
             reference: reference.to_string(),
             detail: "git rev-parse does not know it".into(),
-        });
-    }
-    let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        })?;
     // `./name` is relative to `dir`, wherever that is in the repository. Whether the path is
     // there is read from the trees alone (`rev-parse`), so a clone without blobs cannot pass
     // for "no sgops.yaml at the base": a blob it cannot read is an error below.
     let object = format!("{sha}:./{name}");
-    let found = git(&[
-        "rev-parse",
-        "--verify",
-        "--quiet",
-        "--end-of-options",
-        &object,
-    ])?;
-    if !found.status.success() {
+    if resolve(&object)?.is_none() {
         return Ok(None);
     }
     let out = git(&["cat-file", "blob", &object])?;
