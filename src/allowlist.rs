@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::aws::{AwsError, describe_sdk_error};
+use crate::aws::{AwsError, describe_sdk_error, is_unreachable};
 
 /// Allowed actions by service, exactly as listed (matching is exact: `authorize_security_group`
 /// does not allow `authorize_security_group_ingress`).
@@ -101,6 +101,7 @@ pub async fn fetch(
                     operation: "ssm:GetParameter",
                     target: parameter,
                     message: describe_sdk_error(&e),
+                    unreachable: is_unreachable(&e),
                 }
                 .into());
             }

@@ -40,13 +40,34 @@ pub enum AwsError {
         operation: &'static str,
         target: String,
         message: String,
+        /// AWS was not reached or did not answer in time (no answer from AWS at all).
+        unreachable: bool,
     },
     #[error("cannot assume {role} in account {account}: {message}")]
     AssumeRole {
         account: String,
         role: String,
         message: String,
+        unreachable: bool,
     },
+}
+
+impl AwsError {
+    /// Whether AWS never answered (connection refused, timeout): worth a retry later, unlike
+    /// a refusal.
+    pub fn is_unreachable(&self) -> bool {
+        match self {
+            AwsError::Call { unreachable, .. } | AwsError::AssumeRole { unreachable, .. } => {
+                *unreachable
+            }
+        }
+    }
+}
+
+/// Whether a call failed without an answer from AWS: not sent, or no reply in time.
+pub fn is_unreachable<E, R>(e: &aws_sdk_ec2::error::SdkError<E, R>) -> bool {
+    use aws_sdk_ec2::error::SdkError;
+    matches!(e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_))
 }
 
 /// `Code: message` for service errors, the full source chain otherwise (timeouts, I/O).
@@ -210,10 +231,11 @@ struct AssumeRequest {
 
 impl AssumeRequest {
     async fn send(&self) -> Result<Credentials, AwsError> {
-        let fail = |message: String| AwsError::AssumeRole {
+        let fail = |message: String, unreachable: bool| AwsError::AssumeRole {
             account: self.account.clone(),
             role: self.role.clone(),
             message,
+            unreachable,
         };
         let out = self
             .sts
@@ -224,10 +246,10 @@ impl AssumeRequest {
             .duration_seconds(3600)
             .send()
             .await
-            .map_err(|e| fail(describe_sdk_error(&e)))?;
+            .map_err(|e| fail(describe_sdk_error(&e), is_unreachable(&e)))?;
         let c = out
             .credentials
-            .ok_or_else(|| fail("STS returned no credentials".into()))?;
+            .ok_or_else(|| fail("STS returned no credentials".into(), false))?;
         let expiry = SystemTime::try_from(c.expiration).ok();
         Ok(Credentials::new(
             c.access_key_id,
@@ -270,23 +292,45 @@ impl ProvideCredentials for RoleCredentials {
 impl Aws {
     /// Loads the caller's configuration from the standard chain.
     pub async fn load(config: &Config) -> Aws {
-        let mut retry = RetryConfig::standard()
-            .with_initial_backoff(Duration::from_millis(200))
-            .with_max_backoff(Duration::from_secs(10));
         let max_attempts = std::env::var("AWS_MAX_ATTEMPTS")
             .ok()
             .and_then(|v| v.parse::<u32>().ok())
             .unwrap_or(DEFAULT_MAX_ATTEMPTS);
+        Aws::load_with(config, max_attempts, Duration::from_secs(30), None).await
+    }
+
+    /// [`Aws::load`] for a server: at most `max_attempts` per call and each call (retries
+    /// included) done within `operation_timeout`, so a caller hears of an unreachable AWS in
+    /// time rather than waiting through a batch job's patient retries.
+    pub async fn load_bounded(
+        config: &Config,
+        max_attempts: u32,
+        operation_timeout: Duration,
+    ) -> Aws {
+        let attempt = operation_timeout.min(Duration::from_secs(30));
+        Aws::load_with(config, max_attempts, attempt, Some(operation_timeout)).await
+    }
+
+    async fn load_with(
+        config: &Config,
+        max_attempts: u32,
+        attempt_timeout: Duration,
+        operation_timeout: Option<Duration>,
+    ) -> Aws {
+        let mut retry = RetryConfig::standard()
+            .with_initial_backoff(Duration::from_millis(200))
+            .with_max_backoff(Duration::from_secs(10));
         retry = retry.with_max_attempts(max_attempts.max(1));
         if std::env::var("AWS_RETRY_MODE").is_ok_and(|m| m == "adaptive") {
             retry = RetryConfig::adaptive()
                 .with_max_attempts(max_attempts.max(1))
                 .with_max_backoff(Duration::from_secs(10));
         }
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .operation_attempt_timeout(Duration::from_secs(30))
-            .build();
+        let mut timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5).min(attempt_timeout))
+            .operation_attempt_timeout(attempt_timeout);
+        timeouts.set_operation_timeout(operation_timeout);
+        let timeouts = timeouts.build();
         let base = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(retry)
             .timeout_config(timeouts)

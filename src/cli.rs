@@ -22,7 +22,13 @@ Exit codes: 0 success or no changes, 1 error, 2 changes (plan --detailed-exitcod
 #[command(name = "sgops", version, about, after_help = EXAMPLES)]
 pub struct Cli {
     /// Configuration file.
-    #[arg(long, global = true, default_value = "sgops.yaml", value_name = "FILE")]
+    #[arg(
+        long,
+        global = true,
+        env = "SGOPS_CONFIG",
+        default_value = "sgops.yaml",
+        value_name = "FILE"
+    )]
     pub config: PathBuf,
 
     /// Directory of rule files (<account>/<region>/<name>.yaml).
@@ -59,6 +65,12 @@ pub enum Command {
 
     /// Print a rule file for the rules already in a security group.
     Import(ImportArgs),
+
+    /// Serve the central API's route (OIDC bearer tokens; `serve:` in sgops.yaml).
+    #[command(
+        after_help = "Inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set) it answers API Gateway events instead of listening.\nOne JSON audit line per request on standard output; logs on standard error. Stops on SIGTERM or Ctrl-C after the requests in flight."
+    )]
+    Serve(ServeArgs),
 
     /// Print the JSON Schema of rule files (for editors).
     Schema,
@@ -198,6 +210,13 @@ pub struct InvokeArgs {
     /// Print API calls by operation on standard error.
     #[arg(long)]
     pub stats: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Args)]

@@ -55,6 +55,9 @@ pub enum Error {
 
     #[error(transparent)]
     PolicyFrom(#[from] crate::policy::PolicyError),
+
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
 }
 
 fn invalid_summary(errors: usize, guardrails: usize) -> String {

@@ -26,6 +26,7 @@ pub mod render;
 pub mod repo;
 pub mod rules;
 pub mod schema;
+pub mod serve;
 pub mod yaml;
 
 pub use error::{Error, Exit};

@@ -13,20 +13,19 @@ use crate::aws::{Aws, AwsError};
 use crate::cli::InvokeArgs;
 use crate::config::{Account, Config};
 use crate::error::{Error, Exit};
-use crate::invoke::{self, Action};
+use crate::invoke::{self, Action, Refusal};
 
 use super::{account_in, load_config, print_stats, print_stdout};
 
 pub fn run(config_path: &Path, args: &InvokeArgs) -> Result<Exit, Error> {
     let cfg = load_config(config_path)?;
     let (name, account) = account_in(&cfg, &args.account, &args.region)?;
-    if !is_service_name(&args.service) {
-        // Not looked up: the name would address some other parameter under the prefix.
-        return Err(Error::Policy(format!(
+    invoke::service(&args.service).map_err(|_| {
+        Error::Policy(format!(
             "invalid service: {} (not an AWS service name like ec2)",
             args.service
-        )));
-    }
+        ))
+    })?;
     let rt = super::runtime()?;
     rt.block_on(async {
         let aws = Aws::load(&cfg).await;
@@ -50,35 +49,30 @@ async fn invoke(
     let ssm = aws.ssm(&cfg.allowlist.region);
     let prefix = &cfg.allowlist.parameter_prefix;
     let allow = allowlist::fetch(&ssm, prefix, &[args.service.as_str()]).await?;
-    if !allow.allows(&args.service, &args.action) {
-        return Err(Error::Policy(format!(
-            "refused: {} action {} is not in the allow-list {prefix}{}; nothing was called",
-            args.service, args.action, args.service
-        )));
-    }
-    let action = Action::find(&args.service, &args.action).ok_or_else(|| {
-        Error::Usage(format!(
-            "sgops invoke cannot run {} action {} (allow-listed, but not an action sgops runs); it runs these {} actions: {}",
-            args.service,
-            args.action,
+    let action = invoke::action(&allow, &args.service, &args.action).map_err(|r| match r {
+        Refusal::Unsupported { service, action } => Error::Usage(format!(
+            "sgops invoke cannot run {service} action {action} (allow-listed, but not an action sgops runs); it runs these {} actions: {}",
             invoke::SERVICE,
             Action::supported()
-        ))
+        )),
+        _ => Error::Policy(format!(
+            "refused: {} action {} is not in the allow-list {prefix}{}; nothing was called",
+            args.service, args.action, args.service
+        )),
     })?;
     let (source, text) = read_body(&args.body)?;
-    let request = invoke::parse(action, &text)
-        .map_err(|e| Error::Usage(format!("invalid {action} body in {source}: {e}")))?;
-    let breaches = request.guardrail_breaches(&cfg.guardrails);
-    if !breaches.is_empty() {
-        return Err(Error::Policy(format!(
+    let request = invoke::request(action, &text, &cfg.guardrails).map_err(|r| match r {
+        Refusal::Guardrails(breaches) => Error::Policy(format!(
             "refused by guardrails: the {action} body in {source} opens a denied port to the world; nothing was called:\n{}",
             breaches
                 .iter()
                 .map(|b| format!("  {b}: narrow the source or the ports"))
                 .collect::<Vec<_>>()
                 .join("\n")
-        )));
-    }
+        )),
+        Refusal::Body(e) => Error::Usage(format!("invalid {action} body in {source}: {e}")),
+        other => Error::Usage(other.to_string()),
+    })?;
     for w in request.ownership_warnings() {
         tracing::warn!("{w}");
     }
@@ -92,7 +86,7 @@ async fn invoke(
         "invoking"
     );
     let session = aws.assume(cfg, name, account).await?;
-    let outcome = invoke::call(&session.ec2(&args.region), &request, args.dry_run)
+    let called = invoke::call(&session.ec2(&args.region), &request, args.dry_run)
         .await
         .map_err(|e| {
             let calls = aws.calls.snapshot();
@@ -101,25 +95,22 @@ async fn invoke(
                 operation: e.operation,
                 target: target.clone(),
                 message: e.explain(attempts),
+                unreachable: e.unreachable,
             }
         })?;
-    let text = serde_json::to_string_pretty(&outcome.to_json())
+    let text = serde_json::to_string_pretty(&called.outcome.to_json())
         .map_err(|e| Error::Usage(format!("cannot render the response: {e}")))?;
     print_stdout(&format!("{text}\n"))?;
     crate::errln!(
-        "invoke: {target} {}:{action}: {}",
+        "invoke: {target} {}:{action}: {}{}",
         invoke::SERVICE,
-        outcome.summary(action)
+        called.outcome.summary(action),
+        called
+            .request_id
+            .map(|id| format!(" (request {})", crate::escape::terminal(&id)))
+            .unwrap_or_default()
     );
     Ok(Exit::Ok)
-}
-
-/// `[a-z0-9-]`, as boto3 names services; anything else would read another parameter.
-fn is_service_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 /// The body and where it came from; `-` is standard input.

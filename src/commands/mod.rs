@@ -4,6 +4,7 @@ mod comment;
 mod import;
 mod invoke;
 mod plan;
+mod serve;
 mod validate;
 
 use std::io::Write;
@@ -23,6 +24,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Apply(args) => plan::apply(&cli.config, &cli.rules, today, &args),
         Command::Comment(args) => comment::run(&args),
         Command::Invoke(args) => invoke::run(&cli.config, &args),
+        Command::Serve(args) => serve::run(&cli.config, &args),
         Command::Import(args) => import::run(&cli.config, today, &args),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::schema::rule_file_schema())
@@ -124,18 +126,13 @@ fn account_in<'a>(
     account: &str,
     region: &str,
 ) -> Result<(&'a str, &'a crate::config::Account), Error> {
-    let found = cfg.account(account).ok_or_else(|| {
-        Error::Usage(format!(
+    crate::invoke::target(cfg, account, region).map_err(|r| match r {
+        crate::invoke::Refusal::UnknownAccount { account } => Error::Usage(format!(
             "unknown account `{account}`: use a name from sgops.yaml ({}) or its 12-digit id",
             cfg.accounts.keys().cloned().collect::<Vec<_>>().join(", ")
-        ))
-    })?;
-    if !crate::rules::is_valid_region(region) {
-        return Err(Error::Usage(format!(
-            "`{region}` is not an AWS region name (like us-east-1)"
-        )));
-    }
-    Ok(found)
+        )),
+        other => Error::Usage(other.to_string()),
+    })
 }
 
 /// Today's date in UTC; `SGOPS_TODAY=YYYY-MM-DD` pins it (reproducible plans and tests).

@@ -15,6 +15,9 @@ use crate::diag::{Diagnostic, Pos, Sources};
 use crate::rules::{check_rule_tag, is_valid_region};
 use crate::yaml;
 
+mod serve;
+pub use serve::{Client, ServeConfig, url_allowed};
+
 /// The tag that marks a rule as managed by sgops; its value is the rule id.
 pub const RULE_TAG: &str = "sgops:rule";
 
@@ -38,6 +41,8 @@ pub struct Config {
     /// Regions read in every account even without rule files there, so that deleting the
     /// last rule file of an account and region still revokes what sgops manages in it.
     pub regions: Vec<String>,
+    /// `sgops serve`: whose tokens it accepts, who may call what.
+    pub serve: Option<ServeConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +105,7 @@ impl Default for Config {
             },
             concurrency: 16,
             regions: Vec::new(),
+            serve: None,
         }
     }
 }
@@ -140,6 +146,7 @@ struct RawConfig {
     quotas: Option<RawQuotas>,
     concurrency: Option<Spanned<i64>>,
     regions: Option<Spanned<Vec<Spanned<String>>>>,
+    serve: Option<Spanned<serve::RawServe>>,
 }
 
 #[derive(Deserialize)]
@@ -479,6 +486,9 @@ pub fn parse_partial(path: &str, text: &str) -> (Option<Config>, Vec<Diagnostic>
             .collect();
         check_regions("regions", &named, &mut diags);
         cfg.regions = regions.value.into_iter().map(|r| r.value).collect();
+    }
+    if let Some(s) = raw.serve {
+        cfg.serve = Some(serve::check(path, s, &cfg.accounts, &mut diags));
     }
     (has_accounts.then_some(cfg), diags)
 }

@@ -1,10 +1,12 @@
 //! The one EC2 call of a request, and what came of it. The only I/O of `invoke`.
 
+use aws_sdk_ec2::operation::RequestId;
 use aws_sdk_ec2::types as ec2;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use serde_json::{Value, json};
 
-use crate::aws::{describe_sdk_error, error_code};
+use crate::aws::{describe_sdk_error, error_code, is_unreachable};
 
 use super::answer::*;
 use super::sdk::*;
@@ -81,12 +83,22 @@ impl Outcome {
 /// The error code with which EC2 says a DryRun call would have succeeded.
 pub(super) const DRY_RUN_OK: &str = "DryRunOperation";
 
+/// A call EC2 answered, and the id of its answer (for audit trails and AWS support).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Called {
+    pub outcome: Outcome,
+    pub request_id: Option<String>,
+}
+
 /// A failed call, with AWS's code kept in the message (`InvalidPermission.Duplicate: …`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallError {
     pub operation: &'static str,
     pub code: Option<String>,
     pub message: String,
+    /// EC2 was not reached or did not answer in time.
+    pub unreachable: bool,
+    pub request_id: Option<String>,
 }
 
 /// The code with which EC2 refuses to create a rule that exists.
@@ -117,7 +129,7 @@ pub async fn call(
     ec2: &aws_sdk_ec2::Client,
     req: &Request,
     dry_run: bool,
-) -> Result<Outcome, CallError> {
+) -> Result<Called, CallError> {
     let dry = dry_run || req.body_dry_run();
     let op = req.action().operation();
     let dry_flag = dry.then_some(true);
@@ -328,33 +340,48 @@ pub(super) fn rule_descriptions(
 
 /// Turns a call's result into an [`Outcome`]. Under DryRun only `DryRunOperation` is success:
 /// a real answer means the endpoint ignored DryRun and acted, which the caller must hear.
-pub(super) fn finish<T, E, R>(
+pub(super) fn finish<T, E>(
     operation: &'static str,
     dry: bool,
-    result: Result<T, aws_sdk_ec2::error::SdkError<E, R>>,
+    result: Result<T, aws_sdk_ec2::error::SdkError<E, HttpResponse>>,
     to_json: impl FnOnce(T) -> Value,
-) -> Result<Outcome, CallError>
+) -> Result<Called, CallError>
 where
+    T: RequestId,
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: fmt::Debug,
 {
+    let request_id = match &result {
+        Ok(out) => out.request_id(),
+        Err(e) => e.request_id(),
+    }
+    .map(str::to_string);
     match result {
         Ok(_) if dry => Err(CallError {
             operation,
             code: None,
+            unreachable: false,
             message: "DryRun was set, but the endpoint carried the call out instead of answering DryRunOperation (moto does so for some actions): check what it changed".into(),
+            request_id,
         }),
-        Ok(out) => Ok(Outcome::Done(strip_nulls(to_json(out)))),
-        Err(e) if dry && error_code(&e).as_deref() == Some(DRY_RUN_OK) => Ok(Outcome::DryRun {
-            message: e
-                .message()
-                .unwrap_or("Request would have succeeded, but DryRun flag is set.")
-                .to_string(),
+        Ok(out) => Ok(Called {
+            outcome: Outcome::Done(strip_nulls(to_json(out))),
+            request_id,
+        }),
+        Err(e) if dry && error_code(&e).as_deref() == Some(DRY_RUN_OK) => Ok(Called {
+            outcome: Outcome::DryRun {
+                message: e
+                    .message()
+                    .unwrap_or("Request would have succeeded, but DryRun flag is set.")
+                    .to_string(),
+            },
+            request_id,
         }),
         Err(e) => Err(CallError {
             operation,
             code: error_code(&e),
             message: describe_sdk_error(&e),
+            unreachable: is_unreachable(&e),
+            request_id,
         }),
     }
 }

@@ -2,8 +2,10 @@
 //! the ad-hoc path of the old central API.
 //!
 //! One file per seam, each used by `sgops invoke` (`commands::invoke`: allow-list, STS,
-//! output) and by anything else that answers the same requests:
+//! output) and by `sgops serve` (`serve`), which answer the same requests:
 //!
+//! - [`admit`]: whether a request may be made (account, region, service, allow-list, body,
+//!   guardrails), one function per check;
 //! - [`body`]: boto3's request shapes, parsed strictly into a [`Request`] ([`parse`]), and what
 //!   a request means for ownership and the guardrails;
 //! - [`check`]: the value checks of a parsed body, every problem with its JSON path;
@@ -18,6 +20,7 @@
 //! (ports, protocols, canonical CIDRs, descriptions, ids), since the local emulator accepts
 //! what AWS refuses and a wrong value in an ad-hoc call is easy to make.
 
+mod admit;
 mod answer;
 mod body;
 mod call;
@@ -28,9 +31,10 @@ mod tests;
 
 use std::fmt;
 
+pub use admit::{Refusal, action, request, service, target};
 pub use answer::{group_json, ip_permission_json, rule_json, tags_json};
 pub use body::*;
-pub use call::{CallError, Outcome, call};
+pub use call::{CallError, Called, Outcome, call};
 
 /// The only service sgops can invoke actions of.
 pub const SERVICE: &str = "ec2";

@@ -326,6 +326,8 @@ fn a_retried_authorize_that_meets_a_duplicate_says_why() {
         operation: "ec2:AuthorizeSecurityGroupIngress",
         code: Some("InvalidPermission.Duplicate".into()),
         message: "InvalidPermission.Duplicate: the rule already exists".into(),
+        unreachable: false,
+        request_id: None,
     };
     assert_eq!(
         e.explain(1),
