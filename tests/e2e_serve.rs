@@ -509,6 +509,13 @@ async fn refusals_come_in_the_contracts_order_with_its_statuses() {
         "PayloadTooLarge",
         "Request body over 64 KiB",
     );
+    // Without a Content-Length (chunked), the limit holds while the body is read.
+    let chunked = raw_chunked(&s, &authorize("app", "us-east-1"), &app, 70 * 1024);
+    assert!(chunked.starts_with("HTTP/1.1 413"), "{chunked}");
+    assert!(
+        chunked.contains("\"errorCode\":\"PayloadTooLarge\""),
+        "{chunked}"
+    );
     let long = "x".repeat(9 * 1024);
     let a = send(
         "POST",
@@ -845,4 +852,33 @@ async fn in_lambda_the_same_routes_answer_rest_and_http_api_events() {
     let audit = String::from_utf8_lossy(&out.stdout);
     assert_eq!(audit.lines().count(), 3, "{audit}");
     assert!(audit.contains("\"status\":401"), "{audit}");
+}
+
+/// Sends a chunked POST of `size` bytes by hand (no Content-Length) and returns the raw answer.
+fn raw_chunked(s: &Server, path: &str, token: &str, size: usize) -> String {
+    use std::io::{Read, Write};
+    let addr = s.url.trim_start_matches("http://");
+    let mut c = std::net::TcpStream::connect(addr).expect("connect");
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    c.write_all(head.as_bytes()).unwrap();
+    let chunk = vec![b'a'; 8 * 1024];
+    let mut sent = 0;
+    while sent < size {
+        // The server may answer and close before the whole body is sent.
+        if c.write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .is_err()
+            || c.write_all(&chunk).is_err()
+            || c.write_all(b"\r\n").is_err()
+        {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let _ = c.write_all(b"0\r\n\r\n");
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    out
 }

@@ -133,83 +133,92 @@ pub async fn call(
     let dry = dry_run || req.body_dry_run();
     let op = req.action().operation();
     let dry_flag = dry.then_some(true);
+    // Each ingress/egress pair differs only in its SDK builder and how it names the group: one
+    // expansion per pair, so the two can never drift apart.
+    macro_rules! authorize {
+        ($builder:expr, $b:expr) => {
+            finish(
+                op,
+                dry,
+                $builder
+                    .set_ip_permissions(Some(
+                        $b.ip_permissions.iter().map(IpPermission::sdk).collect(),
+                    ))
+                    .set_tag_specifications(tag_specifications(&$b.tag_specifications))
+                    .set_dry_run(dry_flag)
+                    .send()
+                    .await,
+                |o| {
+                    json!({
+                        "Return": o.r#return,
+                        "SecurityGroupRules": o.security_group_rules.as_deref().map(rules_json),
+                    })
+                },
+            )
+        };
+    }
+    macro_rules! revoke {
+        ($builder:expr, $b:expr) => {
+            finish(
+                op,
+                dry,
+                $builder
+                    .set_ip_permissions(permissions(&$b.ip_permissions))
+                    .set_security_group_rule_ids($b.security_group_rule_ids.clone())
+                    .set_dry_run(dry_flag)
+                    .send()
+                    .await,
+                |o| {
+                    revoke_json(
+                        o.r#return,
+                        o.unknown_ip_permissions.as_deref(),
+                        o.revoked_security_group_rules.as_deref(),
+                    )
+                },
+            )
+        };
+    }
+    macro_rules! update_descriptions {
+        ($builder:expr, $b:expr) => {
+            finish(
+                op,
+                dry,
+                $builder
+                    .set_group_id($b.group_id.clone())
+                    .set_group_name($b.group_name.clone())
+                    .set_ip_permissions(permissions(&$b.ip_permissions))
+                    .set_security_group_rule_descriptions(rule_descriptions(
+                        &$b.security_group_rule_descriptions,
+                    ))
+                    .set_dry_run(dry_flag)
+                    .send()
+                    .await,
+                |o| json!({ "Return": o.r#return }),
+            )
+        };
+    }
     match req {
-        Request::AuthorizeIngress(b) => finish(
-            op,
-            dry,
+        Request::AuthorizeIngress(b) => authorize!(
             ec2.authorize_security_group_ingress()
                 .set_group_id(b.group_id.clone())
-                .set_group_name(b.group_name.clone())
-                .set_ip_permissions(Some(
-                    b.ip_permissions.iter().map(IpPermission::sdk).collect(),
-                ))
-                .set_tag_specifications(tag_specifications(&b.tag_specifications))
-                .set_dry_run(dry_flag)
-                .send()
-                .await,
-            |o| {
-                json!({
-                    "Return": o.r#return,
-                    "SecurityGroupRules": o.security_group_rules.as_deref().map(rules_json),
-                })
-            },
+                .set_group_name(b.group_name.clone()),
+            b
         ),
-        Request::AuthorizeEgress(b) => finish(
-            op,
-            dry,
-            ec2.authorize_security_group_egress()
-                .group_id(&b.group_id)
-                .set_ip_permissions(Some(
-                    b.ip_permissions.iter().map(IpPermission::sdk).collect(),
-                ))
-                .set_tag_specifications(tag_specifications(&b.tag_specifications))
-                .set_dry_run(dry_flag)
-                .send()
-                .await,
-            |o| {
-                json!({
-                    "Return": o.r#return,
-                    "SecurityGroupRules": o.security_group_rules.as_deref().map(rules_json),
-                })
-            },
-        ),
-        Request::RevokeIngress(b) => finish(
-            op,
-            dry,
+        Request::AuthorizeEgress(b) => {
+            authorize!(
+                ec2.authorize_security_group_egress().group_id(&b.group_id),
+                b
+            )
+        }
+        Request::RevokeIngress(b) => revoke!(
             ec2.revoke_security_group_ingress()
                 .set_group_id(b.group_id.clone())
-                .set_group_name(b.group_name.clone())
-                .set_ip_permissions(permissions(&b.ip_permissions))
-                .set_security_group_rule_ids(b.security_group_rule_ids.clone())
-                .set_dry_run(dry_flag)
-                .send()
-                .await,
-            |o| {
-                revoke_json(
-                    o.r#return,
-                    o.unknown_ip_permissions.as_deref(),
-                    o.revoked_security_group_rules.as_deref(),
-                )
-            },
+                .set_group_name(b.group_name.clone()),
+            b
         ),
-        Request::RevokeEgress(b) => finish(
-            op,
-            dry,
-            ec2.revoke_security_group_egress()
-                .group_id(&b.group_id)
-                .set_ip_permissions(permissions(&b.ip_permissions))
-                .set_security_group_rule_ids(b.security_group_rule_ids.clone())
-                .set_dry_run(dry_flag)
-                .send()
-                .await,
-            |o| {
-                revoke_json(
-                    o.r#return,
-                    o.unknown_ip_permissions.as_deref(),
-                    o.revoked_security_group_rules.as_deref(),
-                )
-            },
-        ),
+        Request::RevokeEgress(b) => {
+            revoke!(ec2.revoke_security_group_egress().group_id(&b.group_id), b)
+        }
         Request::ModifyRules(b) => finish(
             op,
             dry,
@@ -231,36 +240,12 @@ pub async fn call(
                 .await,
             |o| json!({ "Return": o.r#return }),
         ),
-        Request::UpdateDescriptionsIngress(b) => finish(
-            op,
-            dry,
-            ec2.update_security_group_rule_descriptions_ingress()
-                .set_group_id(b.group_id.clone())
-                .set_group_name(b.group_name.clone())
-                .set_ip_permissions(permissions(&b.ip_permissions))
-                .set_security_group_rule_descriptions(rule_descriptions(
-                    &b.security_group_rule_descriptions,
-                ))
-                .set_dry_run(dry_flag)
-                .send()
-                .await,
-            |o| json!({ "Return": o.r#return }),
-        ),
-        Request::UpdateDescriptionsEgress(b) => finish(
-            op,
-            dry,
-            ec2.update_security_group_rule_descriptions_egress()
-                .set_group_id(b.group_id.clone())
-                .set_group_name(b.group_name.clone())
-                .set_ip_permissions(permissions(&b.ip_permissions))
-                .set_security_group_rule_descriptions(rule_descriptions(
-                    &b.security_group_rule_descriptions,
-                ))
-                .set_dry_run(dry_flag)
-                .send()
-                .await,
-            |o| json!({ "Return": o.r#return }),
-        ),
+        Request::UpdateDescriptionsIngress(b) => {
+            update_descriptions!(ec2.update_security_group_rule_descriptions_ingress(), b)
+        }
+        Request::UpdateDescriptionsEgress(b) => {
+            update_descriptions!(ec2.update_security_group_rule_descriptions_egress(), b)
+        }
         Request::CreateTags(b) => finish(
             op,
             dry,
