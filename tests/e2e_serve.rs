@@ -882,3 +882,23 @@ fn raw_chunked(s: &Server, path: &str, token: &str, size: usize) -> String {
     let _ = c.read_to_string(&mut out);
     out
 }
+
+#[tokio::test]
+async fn a_warm_request_costs_one_ec2_call() {
+    let w = world().await;
+    let proxy = FaultProxy::start(&[]);
+    let s = w.serve_via(&proxy.url);
+    let token = w.token("reader");
+    for account in ["app", "other", "app", "other", "app"] {
+        let path = route(account, "us-east-1", "ec2", "describe_security_group_rules");
+        assert_eq!(post(&s, &path, Some(&token), "{}").await.status, 200);
+    }
+    // Another region of a known account: no new AssumeRole.
+    let path = route("app", "eu-west-1", "ec2", "describe_security_group_rules");
+    assert_eq!(post(&s, &path, Some(&token), "{}").await.status, 200);
+    assert_eq!(
+        proxy.stats()["by_action"],
+        json!({"AssumeRole": 2, "GetParameter": 1, "DescribeSecurityGroupRules": 6}),
+        "one role per account, one allow-list read, one EC2 call per request"
+    );
+}
