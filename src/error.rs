@@ -55,6 +55,12 @@ pub enum Error {
 
     #[error(transparent)]
     PolicyFrom(#[from] crate::policy::PolicyError),
+
+    #[error(transparent)]
+    Organizations(#[from] crate::org::read::OrgError),
+
+    #[error(transparent)]
+    Rewrite(#[from] crate::org::rewrite::RewriteError),
 }
 
 fn invalid_summary(errors: usize, guardrails: usize) -> String {

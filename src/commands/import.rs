@@ -13,46 +13,47 @@ use crate::live::aws::AwsEc2;
 use crate::rules::{GroupRef, check_resource_id, check_ticket};
 
 pub fn run(config_path: &Path, today: Date, args: &ImportArgs) -> Result<Exit, Error> {
+    let (Some(account), Some(region), Some(security_group)) =
+        (&args.account, &args.region, &args.security_group)
+    else {
+        return Err(Error::Usage("sgops import --all is not built yet".into()));
+    };
     let cfg = super::load_config(config_path)?;
-    let (name, account) = super::account_in(&cfg, &args.account, &args.region)?;
-    if !check_resource_id(&args.security_group, "sg-") {
+    let (name, account) = super::account_in(&cfg, account, region)?;
+    if !check_resource_id(security_group, "sg-") {
         return Err(Error::Usage(format!(
-            "`{}` is not a security group id (sg- and 8 or 17 hex digits)",
-            args.security_group
+            "`{security_group}` is not a security group id (sg- and 8 or 17 hex digits)",
         )));
     }
     check_ticket(&args.ticket).map_err(|m| Error::Usage(format!("--ticket: {m}")))?;
     let rt = super::runtime()?;
-    let group = GroupRef::Id(args.security_group.clone());
+    let group = GroupRef::Id(security_group.clone());
     let live = rt.block_on(async {
         let aws = Aws::load(&cfg).await;
         let session = aws.assume(&cfg, name, account).await?;
         let ec2 = AwsEc2 {
-            client: session.ec2(&args.region),
+            client: session.ec2(region),
         };
         ec2.read(std::slice::from_ref(&group))
             .await
-            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", args.security_group)))
+            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", security_group)))
     })?;
     let rules = match live.groups.get(&group) {
         Some(Ok(g)) => g.rules.clone(),
         Some(Err(e)) => return Err(Error::Usage(e.clone())),
         None => {
-            return Err(Error::Usage(format!(
-                "{} was not read",
-                args.security_group
-            )));
+            return Err(Error::Usage(format!("{} was not read", security_group)));
         }
     };
     let header = format!(
         "Imported by `sgops import` from {name} ({}) {} {} on {today}.",
-        account.id, args.region, args.security_group
+        account.id, region, security_group
     );
     let imported = rule_file(
         &rules,
         &ImportOptions {
             config: &cfg,
-            group_id: &args.security_group,
+            group_id: security_group,
             ticket: &args.ticket,
             only_untagged: args.only_untagged,
             skip_default_egress: args.skip_default_egress,
