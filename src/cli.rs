@@ -252,6 +252,9 @@ pub struct ImportArgs {
     /// With --all: overwrite files that exist (they are skipped otherwise).
     #[arg(long, requires = "all")]
     pub force: bool,
+    /// Print API calls by operation on standard error.
+    #[arg(long)]
+    pub stats: bool,
 }
 
 /// `KEY=VALUE` of `--tagged`.
