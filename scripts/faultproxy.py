@@ -11,6 +11,9 @@ loopback, failing a seeded fraction of them the ways AWS and networks fail:
   slow      forwarded; the response is delayed by --slow-ms
   lost      forwarded (the write happens), then the connection is closed without a reply
 
+--deny-assume ACCOUNT answers AssumeRole into that account with AccessDenied, and
+--deny-action ACTION answers every call of that action so (an account that may not call it).
+
 With --fault-rate 1.0 and --max-attempt N, every matching call fails exactly N times and then
 goes through: deterministic whatever the order of requests.
 
@@ -60,6 +63,7 @@ class Stats:
         self.faults = {k: 0 for k in KINDS}
         self.faults_by_action = {}
         self.denied_assume = {}
+        self.denied_action = {}
         self.upstream_errors = 0
 
     @staticmethod
@@ -76,6 +80,7 @@ class Stats:
             "faults_total": sum(self.faults.values()),
             "faults_by_action": self.faults_by_action,
             "denied_assume": self.denied_assume,
+            "denied_action": self.denied_action,
             "upstream_errors": self.upstream_errors,
         }
 
@@ -296,6 +301,7 @@ class Proxy:
                 sys.exit("faultproxy: unknown fault kind %r (known: %s)" % (k, ",".join(KINDS)))
         self.only = {a.strip() for a in args.only_actions.split(",") if a.strip()}
         self.deny = set(args.deny_assume or [])
+        self.deny_actions = set(args.deny_action or [])
         self.rng = random.Random(args.seed)
         self.stats = Stats()
         self.conns = set()
@@ -387,6 +393,15 @@ class Proxy:
                 "sts:AssumeRole on resource: %s" % req.form()["RoleArn"][0], 403)
             writer.write(response_bytes(*resp, req.keep_alive()))
             return True
+        if action in self.deny_actions:
+            st.bump(st.denied_action, action)
+            code = "AccessDenied" if service in ("ec2", "sts", "iam") else "AccessDeniedException"
+            status = 403 if service in ("ec2", "sts", "iam") else 400
+            resp = error_response(
+                service, code,
+                "You don't have permissions to access this resource.", status)
+            writer.write(response_bytes(*resp, req.keep_alive()))
+            return True
         kind = self.draw(req, action)
         if kind is not None:
             st.faults[kind] += 1
@@ -451,6 +466,8 @@ def parse_args(argv):
     p.add_argument("--latency-ms", type=int, default=0, help="added to every request")
     p.add_argument("--deny-assume", action="append", metavar="ACCOUNT_ID",
                    help="answer AssumeRole into this account with 403 AccessDenied (repeatable)")
+    p.add_argument("--deny-action", action="append", metavar="ACTION",
+                   help="answer this action (e.g. ListAccounts) with AccessDenied (repeatable)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only-actions", default="", help="fault only these actions (A,B)")
     p.add_argument("--max-attempt", type=int, default=1 << 30, metavar="N",

@@ -176,6 +176,7 @@ fn short_service(s: &str) -> String {
         "ec2" | "amazonec2" => "ec2".into(),
         "sts" | "awssecuritytokenservice" => "sts".into(),
         "ssm" | "amazonssm" => "ssm".into(),
+        "organizations" | "awsorganizationsv20161128" => "organizations".into(),
         other => other.into(),
     }
 }
@@ -355,6 +356,16 @@ impl Aws {
             .interceptor(CountCalls(self.calls.clone()))
             .build();
         aws_sdk_ssm::Client::from_conf(conf)
+    }
+
+    /// AWS Organizations in `region` with the caller's own credentials (`sgops accounts`:
+    /// the management account or a delegated administrator).
+    pub fn organizations(&self, region: &str) -> aws_sdk_organizations::Client {
+        let conf = aws_sdk_organizations::config::Builder::from(&self.base)
+            .region(Region::new(region.to_string()))
+            .interceptor(CountCalls(self.calls.clone()))
+            .build();
+        aws_sdk_organizations::Client::from_conf(conf)
     }
 
     /// Assumes the sgops role in `account`, once: the session's credentials serve every

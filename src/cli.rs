@@ -12,6 +12,8 @@ Examples:
   sgops apply --plan plan.json                apply, only if live state is still as planned
   sgops comment --pr 42 --plan plan.json      post the plan as one sticky PR comment
   sgops import itx-016 us-east-1 sg-0a1b2c3d4e5f67890 --out rules/itx-016/us-east-1/web.yaml
+  sgops import --all --out-dir rules           a rule file per group holding exceptions
+  sgops accounts --write                      bring `accounts` in step with AWS Organizations
   sgops completions bash > /etc/bash_completion.d/sgops
 
 Exit codes: 0 success or no changes, 1 error, 2 changes (plan --detailed-exitcode),
@@ -63,7 +65,8 @@ pub enum Command {
     /// Run one allow-listed EC2 action with a boto3-shaped JSON body.
     Invoke(InvokeArgs),
 
-    /// Print a rule file for the rules already in a security group.
+    /// Print a rule file for the rules already in a security group, or (--all) write one
+    /// for every group that holds exceptions, in every account and region.
     Import(ImportArgs),
 
     /// Serve the central API's route (OIDC bearer tokens; `serve:` in sgops.yaml).
@@ -71,6 +74,12 @@ pub enum Command {
         after_help = "Inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set) it answers API Gateway events instead of listening.\nOne JSON audit line per request on standard output; logs on standard error. Stops on SIGTERM or Ctrl-C after the requests in flight."
     )]
     Serve(ServeArgs),
+
+    /// Compare `accounts` of sgops.yaml with AWS Organizations; --write updates it.
+    #[command(
+        after_help = "Exit: 0 in step (or written), 1 error, 2 with --detailed-exitcode when anything differs."
+    )]
+    Accounts(AccountsArgs),
 
     /// Print the JSON Schema of rule files (for editors).
     Schema,
@@ -222,12 +231,15 @@ pub struct ServeArgs {
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// Account name from sgops.yaml, or its 12-digit id.
-    pub account: String,
-    pub region: String,
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub account: Option<String>,
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub region: Option<String>,
     /// Security group id.
-    pub security_group: String,
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub security_group: Option<String>,
     /// Write the rule file here instead of standard output.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
     pub out: Option<PathBuf>,
     /// Ticket to record on imported rules.
     #[arg(long, default_value = "imported")]
@@ -238,6 +250,64 @@ pub struct ImportArgs {
     /// Leave out the default allow-all egress rule.
     #[arg(long)]
     pub skip_default_egress: bool,
+
+    /// Every account (or --account) × region (--region, else `regions` of sgops.yaml): one
+    /// file per security group holding rules tagged with every --tagged pair or sgops:rule.
+    #[arg(long, requires = "out_dir")]
+    pub all: bool,
+    /// With --all: only this account (repeatable; name or id).
+    #[arg(long = "account", value_name = "NAME", requires = "all")]
+    pub accounts: Vec<String>,
+    /// With --all: only this region (repeatable) [default: `regions` of sgops.yaml].
+    #[arg(long = "region", value_name = "REGION", requires = "all")]
+    pub regions: Vec<String>,
+    /// With --all: import rules carrying this tag (repeatable: all of them)
+    /// [default: `rule_tags` of sgops.yaml].
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_tag, requires = "all")]
+    pub tagged: Vec<(String, String)>,
+    /// With --all: where the files go, as DIR/<account>/<region>/<group-name>.yaml.
+    #[arg(long, value_name = "DIR", requires = "all")]
+    pub out_dir: Option<PathBuf>,
+    /// With --all: overwrite files that exist (they are skipped otherwise).
+    #[arg(long, requires = "all")]
+    pub force: bool,
+    /// Print API calls by operation on standard error.
+    #[arg(long)]
+    pub stats: bool,
+}
+
+/// `KEY=VALUE` of `--tagged`.
+fn parse_tag(s: &str) -> Result<(String, String), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| {
+        format!("`{s}` is not KEY=VALUE: name a tag and its value, e.g. vpcx:skip_enforcement=yes")
+    })?;
+    if k.is_empty() {
+        return Err(format!("`{s}` has no tag key before `=`"));
+    }
+    Ok((k.to_string(), v.to_string()))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct AccountsArgs {
+    /// Only accounts under this OU or root, recursively (repeatable)
+    /// [default: `organization.ous` of sgops.yaml, else the whole organization].
+    #[arg(long = "ou", value_name = "OU_ID")]
+    pub ous: Vec<String>,
+    /// Rewrite the `accounts:` block of sgops.yaml (and nothing else) to match.
+    #[arg(long)]
+    pub write: bool,
+    /// Exit 2 when anything differs, 0 when in step.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Output format on standard output.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
 }
 
 #[cfg(test)]
@@ -248,6 +318,14 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn tags_parse() {
+        assert_eq!(parse_tag("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert_eq!(parse_tag("a="), Ok(("a".into(), String::new())));
+        assert!(parse_tag("a").unwrap_err().contains("is not KEY=VALUE"));
+        assert!(parse_tag("=b").is_err());
     }
 
     #[test]

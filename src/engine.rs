@@ -29,13 +29,13 @@ pub struct Read {
 }
 
 /// Progress over targets: a bar on a terminal, plain lines elsewhere (CI logs).
-struct Progress {
+pub(crate) struct Progress {
     bar: Option<ProgressBar>,
     verb: &'static str,
 }
 
 impl Progress {
-    fn new(len: usize, verb: &'static str) -> Progress {
+    pub(crate) fn new(len: usize, verb: &'static str) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let b = ProgressBar::new(len as u64);
             if let Ok(s) = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}") {
@@ -47,7 +47,7 @@ impl Progress {
         Progress { bar, verb }
     }
 
-    fn done(&self, t: &Target, outcome: &str) {
+    pub(crate) fn done(&self, t: &Target, outcome: &str) {
         match &self.bar {
             Some(b) => {
                 b.set_message(format!("{} {}", t.account, t.region));
@@ -57,7 +57,7 @@ impl Progress {
         }
     }
 
-    fn finish(&self) {
+    pub(crate) fn finish(&self) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }
@@ -122,23 +122,72 @@ pub fn targets(
         .collect())
 }
 
-/// Each account's role, assumed at most once per run, by the first of its targets to need it.
-type Sessions = BTreeMap<String, tokio::sync::OnceCell<Result<Session, String>>>;
-
-/// Assumes each account's role once and reads the named groups of every target (account ×
-/// region), with at most `concurrency` calls in flight.
+/// The accounts' sessions and the slots for calls in flight, shared by the targets of a run
+/// (plan, apply, `import --all`).
 ///
+/// Each account's role is assumed at most once per run, by the first of its targets to need
+/// it; its other regions wait for that AssumeRole and share its credentials, or its failure.
 /// Slots are held by calls, not by targets: a region waiting for its account's AssumeRole
 /// holds none, so every slot is always busy with a call and a run takes (calls × latency ÷
 /// concurrency), the latency floor. (Held by targets, each target would hold its slot for two
 /// round trips, the wait for the AssumeRole included.)
+pub struct Pool<'a> {
+    aws: &'a Aws,
+    config: &'a Config,
+    sessions: BTreeMap<String, tokio::sync::OnceCell<Result<Session, String>>>,
+    slots: tokio::sync::Semaphore,
+}
+
+impl<'a> Pool<'a> {
+    /// A pool for the accounts of `targets`, `concurrency` calls at once.
+    pub fn new(aws: &'a Aws, config: &'a Config, targets: &[Target]) -> Pool<'a> {
+        Pool {
+            aws,
+            config,
+            sessions: targets
+                .iter()
+                .map(|t| (t.account.clone(), tokio::sync::OnceCell::new()))
+                .collect(),
+            slots: tokio::sync::Semaphore::new(config.concurrency.max(1)),
+        }
+    }
+
+    /// The session of `t`'s account: assumed by the first caller (holding a slot for the
+    /// AssumeRole only), shared with the others.
+    pub async fn session(&self, t: &Target) -> Result<Session, String> {
+        let account = self
+            .config
+            .accounts
+            .get(&t.account)
+            .ok_or_else(|| format!("account {} is not in sgops.yaml", t.account))?;
+        let cell = self
+            .sessions
+            .get(&t.account)
+            .ok_or_else(|| format!("account {} has no session", t.account))?;
+        cell.get_or_init(|| async {
+            let _slot = self.slot().await?;
+            self.aws
+                .assume(self.config, &t.account, account)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .clone()
+    }
+
+    /// A slot for calls: hold it while they are in flight.
+    pub async fn slot(&self) -> Result<tokio::sync::SemaphorePermit<'_>, String> {
+        self.slots
+            .acquire()
+            .await
+            .map_err(|_| "the run was cancelled".to_string())
+    }
+}
+
+/// Assumes each account's role once and reads the named groups of every target (account ×
+/// region), with at most `concurrency` calls in flight (see [`Pool`]).
 pub async fn read(aws: &Aws, config: &Config, desired: &Desired, targets: &[Target]) -> Read {
-    let sessions: Sessions = targets
-        .iter()
-        .map(|t| (t.account.clone(), tokio::sync::OnceCell::new()))
-        .collect();
-    let slots = tokio::sync::Semaphore::new(config.concurrency.max(1));
-    let (sessions, slots) = (&sessions, &slots);
+    let pool = &Pool::new(aws, config, targets);
     let progress = &Progress::new(targets.len(), "reading");
     let results: Vec<(Target, Result<LiveTarget, String>, Option<AwsEc2>)> =
         futures::future::join_all(targets.iter().map(|t| async move {
@@ -155,7 +204,7 @@ pub async fn read(aws: &Aws, config: &Config, desired: &Desired, targets: &[Targ
                 .flat_map(|f| &f.rules)
                 .filter_map(|r| prefix_list_of(&r.spec.peer))
                 .collect();
-            let out = read_one(aws, config, (sessions, slots), t, &groups, lists).await;
+            let out = read_one(pool, t, &groups, lists).await;
             progress.done(
                 t,
                 match &out {
@@ -192,33 +241,13 @@ fn prefix_list_of(peer: &Peer) -> Option<String> {
 
 /// Reads one target; `lists` are the prefix lists its desired rules reference.
 async fn read_one(
-    aws: &Aws,
-    config: &Config,
-    (sessions, slots): (&Sessions, &tokio::sync::Semaphore),
+    pool: &Pool<'_>,
     t: &Target,
     groups: &[GroupRef],
     mut lists: BTreeSet<String>,
 ) -> Result<(LiveTarget, AwsEc2), String> {
-    let closed = |_| "the run was cancelled".to_string();
-    let account = config
-        .accounts
-        .get(&t.account)
-        .ok_or_else(|| format!("account {} is not in sgops.yaml", t.account))?;
-    let cell = sessions
-        .get(&t.account)
-        .ok_or_else(|| format!("account {} has no session", t.account))?;
-    // The other regions of the account wait for the first one's AssumeRole, and share its
-    // credentials, or its failure.
-    let session = cell
-        .get_or_init(|| async {
-            let _slot = slots.acquire().await.map_err(closed)?;
-            aws.assume(config, &t.account, account)
-                .await
-                .map_err(|e| e.to_string())
-        })
-        .await
-        .clone()?;
-    let _slot = slots.acquire().await.map_err(closed)?;
+    let session = pool.session(t).await?;
+    let _slot = pool.slot().await?;
     let ec2 = AwsEc2 {
         client: session.ec2(&t.region),
     };

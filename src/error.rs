@@ -58,6 +58,12 @@ pub enum Error {
 
     #[error(transparent)]
     Serve(#[from] crate::serve::ServeError),
+
+    #[error(transparent)]
+    Organizations(#[from] crate::org::read::OrgError),
+
+    #[error(transparent)]
+    Rewrite(#[from] crate::org::rewrite::RewriteError),
 }
 
 fn invalid_summary(errors: usize, guardrails: usize) -> String {

@@ -20,6 +20,7 @@ pub mod import;
 pub mod invoke;
 pub mod live;
 pub mod logging;
+pub mod org;
 pub mod plan;
 pub mod policy;
 pub mod render;

@@ -573,10 +573,16 @@ impl GroupCtx<'_> {
             .chain(add.keys().map(String::as_str))
             .collect();
         let record = tag_record(&owned);
+        // An empty record is written, not left out, when the rule carries tags sgops wants
+        // but did not set (the central API's `rule_tags`): without a record, the next plan
+        // would take them for tags an earlier sgops set and retag to record them.
+        let keep_empty = want
+            .keys()
+            .any(|k| k != RULE_TAG && k != TAGS_TAG && have.contains_key(k));
         match have.get(TAGS_TAG) {
             Some(old) if *old == record => {}
-            Some(_) if record.is_empty() => remove.push(TAGS_TAG.to_string()),
-            _ if record.is_empty() => {}
+            Some(_) if record.is_empty() && !keep_empty => remove.push(TAGS_TAG.to_string()),
+            _ if record.is_empty() && !keep_empty => {}
             _ => {
                 add.insert(TAGS_TAG.to_string(), record);
             }

@@ -1409,6 +1409,34 @@ fn adopting_keeps_tags_sgops_did_not_set_and_says_so() {
 }
 
 #[test]
+fn adopting_a_rule_whose_tags_are_all_right_records_that_sgops_set_none_and_converges() {
+    // The central API's rules carry the rule tags already: sgops sets only `sgops:rule`.
+    let a = rule("a").tag("team", "payments");
+    let d = desired().group(G, vec![a.clone()]).build();
+    let mut live = LiveB::empty(&d);
+    let rid = live.add(
+        G,
+        a.spec(),
+        tags(&[(RULE_TAGS_KEY, "yes"), ("team", "payments")]),
+    );
+    let p = plan_all(&d, &live);
+    let c = only(&p);
+    assert_eq!(c.action, Action::Adopt);
+    assert_eq!(
+        c.ops,
+        [Op::CreateTags {
+            rule_id: rid.clone(),
+            tags: tags(&[(RULE_TAG, "a"), (TAGS_TAG, "")]),
+        }]
+    );
+    // Applied, the next plan has nothing to do (no retag to write a record).
+    let after = c.after.as_ref().expect("after").tags.clone();
+    let mut applied = LiveB::empty(&d);
+    applied.add(G, a.spec(), after);
+    assert_eq!(plan_all(&d, &applied).changes, []);
+}
+
+#[test]
 fn a_tag_removed_from_the_file_is_deleted_only_when_sgops_set_it() {
     let cfg = config();
     let before = rule("a").tag("team", "payments").tag("cost", "42");

@@ -1,5 +1,6 @@
 //! One function per subcommand: turns parsed flags into work and output.
 
+mod accounts;
 mod comment;
 mod import;
 mod invoke;
@@ -26,6 +27,7 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Invoke(args) => invoke::run(&cli.config, &args),
         Command::Serve(args) => serve::run(&cli.config, &args),
         Command::Import(args) => import::run(&cli.config, today, &args),
+        Command::Accounts(args) => accounts::run(&cli.config, &cli.rules, &args),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::schema::rule_file_schema())
                 .map_err(|e| Error::Usage(format!("cannot render schema: {e}")))?;

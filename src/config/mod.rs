@@ -3,6 +3,8 @@
 //! Loading reads the one file; everything else here is pure. Problems come back as
 //! [`Diagnostic`]s pointing into the file, all of them at once.
 
+mod organization;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
@@ -17,6 +19,7 @@ use crate::yaml;
 
 mod serve;
 pub use serve::{Client, ServeConfig, url_allowed};
+pub use organization::{Organization, is_valid_ou_id};
 
 /// The tag that marks a rule as managed by sgops; its value is the rule id.
 pub const RULE_TAG: &str = "sgops:rule";
@@ -43,6 +46,8 @@ pub struct Config {
     pub regions: Vec<String>,
     /// `sgops serve`: whose tokens it accepts, who may call what.
     pub serve: Option<ServeConfig>,
+    /// Where and how `sgops accounts` reads AWS Organizations.
+    pub organization: Organization,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +111,7 @@ impl Default for Config {
             concurrency: 16,
             regions: Vec::new(),
             serve: None,
+            organization: Organization::default(),
         }
     }
 }
@@ -147,6 +153,7 @@ struct RawConfig {
     concurrency: Option<Spanned<i64>>,
     regions: Option<Spanned<Vec<Spanned<String>>>>,
     serve: Option<Spanned<serve::RawServe>>,
+    organization: Option<organization::RawOrganization>,
 }
 
 #[derive(Deserialize)]
@@ -382,7 +389,7 @@ pub fn parse_partial(path: &str, text: &str) -> (Option<Config>, Vec<Diagnostic>
                     ));
                     continue;
                 };
-                if id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()) {
+                if !is_valid_account_id(&id) {
                     diags.push(Diagnostic::error(
                         at(&p),
                         format!("account `{name}`: id `{id}` is not a 12-digit AWS account id"),
@@ -490,6 +497,9 @@ pub fn parse_partial(path: &str, text: &str) -> (Option<Config>, Vec<Diagnostic>
     if let Some(s) = raw.serve {
         cfg.serve = Some(serve::check(path, s, &cfg.accounts, &mut diags));
     }
+    if let Some(o) = raw.organization {
+        cfg.organization = organization::check(path, o, &mut diags);
+    }
     (has_accounts.then_some(cfg), diags)
 }
 
@@ -523,7 +533,33 @@ fn check_regions(key: &str, regions: &[(&str, Pos)], diags: &mut Vec<Diagnostic>
     }
 }
 
-fn is_valid_account_name(s: &str) -> bool {
+/// A 12-digit AWS account id.
+pub fn is_valid_account_id(s: &str) -> bool {
+    s.len() == 12 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The folder-safe form of a name (SPEC section 10): lower case, every run of characters
+/// outside `[a-z0-9-]` one `-`, no `-` at either end (`ITX 016` → `itx-016`). Empty when
+/// nothing of the name is left.
+pub fn folder_safe(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut gap = false;
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' {
+            if gap && !out.is_empty() {
+                out.push('-');
+            }
+            gap = false;
+            out.push(c);
+        } else {
+            gap = true;
+        }
+    }
+    out.trim_matches('-').to_string()
+}
+
+/// A name that can be a key of `accounts` (it names the folder rules/<name>/).
+pub fn is_valid_account_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
         && s != "."
@@ -681,6 +717,22 @@ concurrency: 16
                 .0
                 .is_none()
         );
+    }
+
+    #[test]
+    fn names_are_made_folder_safe() {
+        for (name, safe) in [
+            ("ITX 016", "itx-016"),
+            ("itx-016", "itx-016"),
+            ("  Payments (Prod) ", "payments-prod"),
+            ("a__b..c", "a-b-c"),
+            ("-edge-", "edge"),
+            ("Caf\u{e9} Ops", "caf-ops"),
+            ("\u{65e5}\u{672c}", ""),
+        ] {
+            assert_eq!(folder_safe(name), safe, "{name:?}");
+            assert!(safe.is_empty() || is_valid_account_name(safe));
+        }
     }
 
     #[test]

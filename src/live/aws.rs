@@ -105,6 +105,41 @@ impl AwsEc2 {
         Ok(out)
     }
 
+    /// Every rule of the account and region by group id, each group's rules sorted. A group
+    /// whose rules are all of shapes sgops does not manage is there with no rule, so it is
+    /// known to exist.
+    pub async fn rules_by_group(&self) -> Result<BTreeMap<String, Vec<LiveRule>>, String> {
+        let mut by_group: BTreeMap<String, Vec<LiveRule>> = BTreeMap::new();
+        for r in &self.describe_rules().await? {
+            if let Some(l) = live_rule(r) {
+                by_group.entry(l.group_id.clone()).or_default().push(l);
+            } else if let Some(g) = r.group_id() {
+                by_group.entry(g.to_string()).or_default();
+            }
+        }
+        by_group.values_mut().for_each(|rules| rules.sort());
+        Ok(by_group)
+    }
+
+    /// The names of the groups `ids`, by id; a group not found is absent. One
+    /// DescribeSecurityGroups per 200 ids (a filter's limit).
+    pub async fn group_names(
+        &self,
+        ids: &BTreeSet<String>,
+    ) -> Result<BTreeMap<String, String>, String> {
+        let ids: Vec<String> = ids.iter().cloned().collect();
+        let mut out = BTreeMap::new();
+        for chunk in ids.chunks(200) {
+            for (id, name, _) in self
+                .describe_groups(vec![filter("group-id", chunk.iter().cloned())])
+                .await?
+            {
+                out.insert(id, name);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every rule in the account and region, 1000 a page, following NextToken.
     pub async fn describe_rules(&self) -> Result<Vec<SecurityGroupRule>, String> {
         let mut out = Vec::new();
@@ -210,16 +245,7 @@ impl LiveRead for AwsEc2 {
             .collect();
         // One paginated read of every rule in the account and region: the named groups and
         // any other group that still carries rules sgops manages (a deleted rule file).
-        let rules = self.describe_rules().await?;
-        let mut by_group: BTreeMap<String, Vec<LiveRule>> = BTreeMap::new();
-        for r in &rules {
-            if let Some(l) = live_rule(r) {
-                by_group.entry(l.group_id.clone()).or_default().push(l);
-            } else if let Some(g) = r.group_id() {
-                // Unmanageable shapes still exist: keep the group known to exist.
-                by_group.entry(g.to_string()).or_default();
-            }
-        }
+        let by_group = self.rules_by_group().await?;
         // A group with no rules at all may not exist: ask, once, for all such groups.
         let unseen: Vec<String> = ids
             .iter()
@@ -242,11 +268,9 @@ impl LiveRead for AwsEc2 {
         let mut out = LiveTarget::default();
         for (id, rules) in &by_group {
             if !ids.contains(id) && rules.iter().any(|r| r.tags.contains_key(RULE_TAG)) {
-                let mut rules = rules.clone();
-                rules.sort();
                 out.orphans.push(LiveGroup {
                     id: id.clone(),
-                    rules,
+                    rules: rules.clone(),
                 });
             }
         }
@@ -255,8 +279,7 @@ impl LiveRead for AwsEc2 {
                 if missing.contains(&id) {
                     Err(format!("security group {id} does not exist"))
                 } else {
-                    let mut rules = by_group.get(&id).cloned().unwrap_or_default();
-                    rules.sort();
+                    let rules = by_group.get(&id).cloned().unwrap_or_default();
                     Ok(LiveGroup { id, rules })
                 }
             });

@@ -1,5 +1,5 @@
-//! `import`: turns the live rules of one security group into a rule file, for teams adopting
-//! sgops on groups that already carry exceptions. Pure: live rules in, YAML text and warnings out.
+//! The rule file of one security group from its live rules: the one renderer of `import`
+//! and `import --all`. Pure: live rules in, YAML text and warnings out.
 //!
 //! Planning right after an import shows only `adopt` (untagged rules) or nothing (rules
 //! already tagged): ids, descriptions and tags are carried over exactly. The exceptions are
@@ -24,10 +24,14 @@ use crate::rules::{
 const MAX_ID: usize = 63;
 
 /// What to import and how.
+#[derive(Debug, Clone, Copy)]
 pub struct ImportOptions<'a> {
     pub config: &'a Config,
     pub group_id: &'a str,
     pub ticket: &'a str,
+    /// Only rules carrying every one of these tags, or `sgops:rule` (`import --all`: the
+    /// exceptions the central API made); `None`: every rule of the group.
+    pub tagged: Option<&'a BTreeMap<String, String>>,
     /// Leave out rules already tagged `sgops:rule`.
     pub only_untagged: bool,
     /// Leave out the allow-all egress rule every new group gets.
@@ -46,6 +50,19 @@ pub struct Imported {
     pub commented: usize,
     /// For standard error: whatever makes the plan show more than `adopt`, or leaves a rule out.
     pub warnings: Vec<String>,
+}
+
+impl ImportOptions<'_> {
+    /// Whether `r` is one of the rules to import (written, or commented out with the reason).
+    pub fn chooses(&self, r: &LiveRule) -> bool {
+        let managed = r.tags.contains_key(RULE_TAG);
+        let tagged = self
+            .tagged
+            .is_none_or(|pairs| managed || pairs.iter().all(|(k, v)| r.tags.get(k) == Some(v)));
+        tagged
+            && !(self.only_untagged && managed)
+            && !(self.skip_default_egress && is_default_egress(r))
+    }
 }
 
 /// The allow-all egress rule AWS puts in every new group.
@@ -234,10 +251,7 @@ pub fn rule_file(rules: &[LiveRule], opts: &ImportOptions<'_>) -> Imported {
             holder.entry(t).or_insert(&r.rule_id);
         }
     }
-    let chosen = all
-        .iter()
-        .filter(|r| !(opts.only_untagged && r.tags.contains_key(RULE_TAG)))
-        .filter(|r| !(opts.skip_default_egress && is_default_egress(r)));
+    let chosen = all.iter().filter(|r| opts.chooses(r));
 
     let mut out = Imported {
         text: String::new(),
@@ -407,6 +421,7 @@ mod tests {
             config: cfg,
             group_id: "sg-12345678",
             ticket: "imported",
+            tagged: None,
             only_untagged: false,
             skip_default_egress: false,
             header: "test",
@@ -692,6 +707,40 @@ mod tests {
             ]
         );
         assert_validates(&got.text, &cfg);
+    }
+
+    #[test]
+    fn with_tags_only_the_tagged_rules_and_those_sgops_manages_are_imported() {
+        let mut cfg = Config::default();
+        cfg.rule_tags
+            .insert("vpcx:skip_enforcement".into(), "yes".into());
+        let tags = cfg.rule_tags.clone();
+        let rules = vec![
+            // Baseline: untagged, or tagged otherwise.
+            live(Some("Baseline"), port(80), &[]),
+            live(Some("Other"), port(81), &[("vpcx:skip_enforcement", "no")]),
+            // Made by the central API.
+            live(
+                Some("Partner"),
+                port(443),
+                &[("vpcx:skip_enforcement", "yes")],
+            ),
+            // Already sgops's, so its id stays taken and it is written.
+            live(Some("Web"), port(8443), &[("sgops:rule", "partner")]),
+        ];
+        let mut o = opts(&cfg);
+        o.tagged = Some(&tags);
+        let got = rule_file(&rules, &o);
+        assert_eq!((got.written, got.commented), (2, 0), "{}", got.text);
+        // `partner` is taken by the managed rule: the new one gets the ports suffix.
+        assert_eq!(ids(&got.text), ["partner-443", "partner"], "{}", got.text);
+        assert!(!got.text.contains("Baseline") && !got.text.contains("Other"));
+        assert_validates(&got.text, &cfg);
+        // Every pair must be carried.
+        let mut two = tags.clone();
+        two.insert("team".into(), "web".into());
+        o.tagged = Some(&two);
+        assert_eq!(ids(&rule_file(&rules, &o).text), ["partner"]);
     }
 
     #[test]
