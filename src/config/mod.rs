@@ -15,6 +15,8 @@ use crate::diag::{Diagnostic, Pos, Sources};
 use crate::rules::{check_rule_tag, is_valid_region};
 use crate::yaml;
 
+pub mod lifecycle;
+
 /// The tag that marks a rule as managed by sgops; its value is the rule id.
 pub const RULE_TAG: &str = "sgops:rule";
 
@@ -38,6 +40,8 @@ pub struct Config {
     /// Regions read in every account even without rule files there, so that deleting the
     /// last rule file of an account and region still revokes what sgops manages in it.
     pub regions: Vec<String>,
+    pub expiry: lifecycle::Expiry,
+    pub approvals: lifecycle::Approvals,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,6 +104,8 @@ impl Default for Config {
             },
             concurrency: 16,
             regions: Vec::new(),
+            expiry: Default::default(),
+            approvals: Default::default(),
         }
     }
 }
@@ -140,6 +146,8 @@ struct RawConfig {
     quotas: Option<RawQuotas>,
     concurrency: Option<Spanned<i64>>,
     regions: Option<Spanned<Vec<Spanned<String>>>>,
+    expiry: Option<lifecycle::RawExpiry>,
+    approvals: Option<lifecycle::RawApprovals>,
 }
 
 #[derive(Deserialize)]
@@ -480,6 +488,8 @@ pub fn parse_partial(path: &str, text: &str) -> (Option<Config>, Vec<Diagnostic>
         check_regions("regions", &named, &mut diags);
         cfg.regions = regions.value.into_iter().map(|r| r.value).collect();
     }
+    cfg.expiry = lifecycle::expiry(path, raw.expiry, &mut diags);
+    cfg.approvals = lifecycle::approvals(raw.approvals);
     (has_accounts.then_some(cfg), diags)
 }
 
