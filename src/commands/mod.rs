@@ -4,6 +4,8 @@ mod comment;
 mod import;
 mod invoke;
 mod plan;
+mod remind;
+mod report;
 mod validate;
 
 use std::io::Write;
@@ -24,6 +26,8 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Comment(args) => comment::run(&args),
         Command::Invoke(args) => invoke::run(&cli.config, &args),
         Command::Import(args) => import::run(&cli.config, today, &args),
+        Command::Report(args) => report::run(&cli.config, &cli.rules, today, &args),
+        Command::Remind(args) => remind::run(&cli.config, &cli.rules, today, &args),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::schema::rule_file_schema())
                 .map_err(|e| Error::Usage(format!("cannot render schema: {e}")))?;
