@@ -92,7 +92,8 @@ pub fn text(r: &Report) -> String {
         let _ = writeln!(out, "No rules{}.", scope(r));
         return out;
     }
-    let shown: Vec<&str> = [
+    // The description, the longest, last; the file is in the other formats.
+    let mut cols: Vec<&str> = vec![
         "account",
         "region",
         "security_group",
@@ -105,9 +106,7 @@ pub fn text(r: &Report) -> String {
         "expires",
         "days_left",
         "owners",
-    ]
-    .to_vec();
-    let mut cols: Vec<&str> = shown.clone();
+    ];
     if r.live {
         cols.push("status");
     }
