@@ -1,5 +1,6 @@
 //! One function per subcommand: turns parsed flags into work and output.
 
+mod approvals;
 mod comment;
 mod import;
 mod invoke;
