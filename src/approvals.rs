@@ -25,6 +25,9 @@ use crate::github::{GitHub, GithubError, Review};
 use crate::owners::{CodeOwners, Owner};
 use crate::repo::Layout;
 
+/// GitHub lists at most this many files of a pull request: a longer list may hide files.
+pub const MAX_LISTED_FILES: usize = 3000;
+
 /// A changed file that lacks its owners' approval.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Missing {
@@ -147,6 +150,12 @@ pub async fn check(
         )));
     };
     let files = gh.pull_files(pr.number).await?;
+    if files.len() >= MAX_LISTED_FILES {
+        return Err(ApprovalError::Refused(format!(
+            "refused: approvals.require_codeowners: pull request #{} changes {} files or more, and GitHub lists no more than that, so the files beyond cannot be checked. Split the change into smaller pull requests. Nothing was changed.",
+            pr.number, MAX_LISTED_FILES
+        )));
+    }
     let covered = covered(&files, layout);
     if covered.is_empty() {
         return Ok(format!(

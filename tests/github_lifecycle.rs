@@ -662,3 +662,60 @@ async fn a_commit_that_is_no_pull_request_merge_is_refused() {
     assert!(err.contains("is not the merge of a pull request"), "{err}");
     assert!(ingress(&m.ec2, &m.group).await.is_empty());
 }
+
+/// 3,000 files in 30 pages, each page linking to the next, as GitHub paginates.
+struct ThirtyPages(String);
+
+impl wiremock::Respond for ThirtyPages {
+    fn respond(&self, r: &wiremock::Request) -> ResponseTemplate {
+        let page: usize = r
+            .url
+            .query_pairs()
+            .find(|(k, _)| k == "page")
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(1);
+        let files: Vec<Value> = (0..100)
+            .map(|i| pull_file(&format!("docs/p{page:02}-{i:03}.md"), None))
+            .collect();
+        let mut t = ResponseTemplate::new(200).set_body_json(files);
+        if page < 30 {
+            t = t.insert_header(
+                "link",
+                format!(
+                    "<{}/repos/o/r/pulls/42/files?per_page=100&page={}>; rel=\"next\"",
+                    self.0,
+                    page + 1
+                )
+                .as_str(),
+            );
+        }
+        t
+    }
+}
+
+#[tokio::test]
+async fn a_pull_request_too_long_for_githubs_file_list_is_refused() {
+    let m = merged().await;
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/o/r/commits/{}/pulls", m.sha)))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([pull(
+            42,
+            person("alice"),
+            true
+        )])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/repos/o/r/pulls/42/files"))
+        .respond_with(ThirtyPages(server.uri()))
+        .expect(30)
+        .mount(&server)
+        .await;
+    nothing_else(&server).await;
+    let (code, out, err) = run(&m.repo, &["apply"], &env_for(&server, &m.sha));
+    assert_eq!(code, 3, "{out}\n{err}");
+    assert!(err.contains("changes 3000 files or more"), "{err}");
+    server.verify().await;
+    assert!(ingress(&m.ec2, &m.group).await.is_empty());
+}
