@@ -227,6 +227,23 @@ def run_sgops(args, mode, repo, env):
     return step
 
 
+def run_report_live(args, repo, env):
+    """`sgops report --live` on the same state: the plan's reads, no allow-list read."""
+    cmd = [args.bin, "report", "--live", "--stats", "--format", "json"]
+    step = run_step(args, "sgops report-live", cmd, repo, env, args.timeout)
+    ops, attempts = sgops_stats(step["stderr"])
+    statuses = {}
+    try:
+        for r in json.loads(step["stdout"])["rules"]:
+            statuses[r["status"]] = statuses.get(r["status"], 0) + 1
+    except (ValueError, KeyError):
+        pass
+    step = summarize_step(step, ops, attempts, None)
+    step.pop("summary", None)
+    step["statuses"] = dict(sorted(statuses.items()))
+    return step
+
+
 def run_baseline(args, kind, mode, repo, env):
     cmd = [args.python, os.path.join(HERE, f"baseline_{kind}.py"), mode, "--repo", repo]
     step = run_step(args, f"{kind} {mode}", cmd, repo, env, args.timeout)
@@ -546,6 +563,14 @@ def main():
         record(measure(run_sgops, args, "plan", repo, env), "sgops", "plan")
         for b in baselines:
             record(measure(run_baseline, args, b, "plan", repo, env), b, "plan")
+        plan_step = steps[0]
+        rl = measure(run_report_live, args, repo, env)
+        rl["calls_vs_plan"] = f"{rl['calls']} / {plan_step['calls']}"
+        if rl["rc"] != 0 or rl["calls"] > plan_step["calls"]:
+            problems.append(f"sgops report --live exited {rl['rc']} with {rl['calls']} calls "
+                            f"(plan: {plan_step['calls']})")
+        log(f"  sgops report --live: {rl['wall_seconds']:.2f} s, {rl['calls']} calls (plan: "
+            f"{plan_step['calls']}), peak RSS {rl['peak_rss_mib']} MiB, statuses {rl['statuses']}")
         log("applies, each from the seeded state:")
         record(measure(run_sgops, args, "apply", repo, env), "sgops", "apply")
         check_converged(steps[-1], "sgops")
@@ -579,11 +604,14 @@ def main():
             "restore_seconds": restores,
             "moto_peak_rss_mib": services.moto_peak_rss_mib(),
             "steps": steps,
+            "report_live": rl,
             "sgops_worse": sgops_worse(steps),
             "problems": problems,
         }
         res["total_seconds"] = round(time.monotonic() - t0, 1)
         md = report(res)
+        md += (f"\n`sgops report --live` on the seeded state: {rl['wall_seconds']:.2f} s, {rl['calls']} API calls "
+               f"(the plan: {plan_step['calls']}), peak RSS {rl['peak_rss_mib']} MiB, statuses {rl['statuses']}\n")
         sys.stdout.write(md)
         os.makedirs(args.results, exist_ok=True)
         stem = (f"{started_utc.strftime('%Y%m%dT%H%M%SZ')}-{args.accounts}x{args.groups}x{args.rules}"

@@ -11,6 +11,9 @@ Examples:
   sgops plan --account itx-016 --format json --out plan.json
   sgops apply --plan plan.json                apply, only if live state is still as planned
   sgops comment --pr 42 --plan plan.json      post the plan as one sticky PR comment
+  sgops report --expiring-within 30 --format csv > expiring.csv
+  sgops report --live --account itx-016       status of each rule in AWS
+  sgops remind                                keep the sgops-expiring issue up to date
   sgops import itx-016 us-east-1 sg-0a1b2c3d4e5f67890 --out rules/itx-016/us-east-1/web.yaml
   sgops import --all --out-dir rules           a rule file per group holding exceptions
   sgops accounts --write                      bring `accounts` in step with AWS Organizations
@@ -80,6 +83,16 @@ pub enum Command {
         after_help = "Exit: 0 in step (or written), 1 error, 2 with --detailed-exitcode when anything differs."
     )]
     Accounts(AccountsArgs),
+    /// List every exception of the rule files with ticket, expiry and owners (offline;
+    /// --live adds its status in AWS).
+    #[command(
+        after_help = "Exit: 0 listed, 1 invalid rule files or (with --live) some accounts not read."
+    )]
+    Report(ReportArgs),
+
+    /// Keep one GitHub issue (label sgops-expiring) listing the rules that expire soon,
+    /// grouped by CODEOWNERS owner, who are mentioned; closed when nothing expires.
+    Remind(RemindArgs),
 
     /// Print the JSON Schema of rule files (for editors).
     Schema,
@@ -101,8 +114,8 @@ pub enum Format {
 /// Where the policy comes from: a pull request's own sgops.yaml may not loosen it.
 #[derive(Debug, Clone, Args)]
 pub struct PolicyArgs {
-    /// Take the policy (allowlist, guardrails, quotas, rule_tags, role_name, external_id)
-    /// from sgops.yaml at this git commit, the one the pull request targets; this checkout's
+    /// Take the policy (allowlist, guardrails, quotas, rule_tags, role_name, external_id,
+    /// expiry, approvals) from sgops.yaml at this git commit, the one the pull request targets; this checkout's
     /// policy changes are shown apart and take effect after merge.
     #[arg(long, value_name = "REF")]
     pub policy_from: Option<String>,
@@ -221,6 +234,64 @@ pub struct InvokeArgs {
     pub stats: bool,
 }
 
+/// Formats of `sgops report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Markdown,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Output format on standard output.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: ReportFormat,
+    /// Only rules that expire at most DAYS days from today (those already past included).
+    #[arg(long, value_name = "DAYS", value_parser = parse_days, allow_hyphen_values = true)]
+    pub expiring_within: Option<u32>,
+    /// Only these accounts (repeatable).
+    #[arg(long = "account", value_name = "NAME")]
+    pub accounts: Vec<String>,
+    /// Read AWS (the plan's reads) and add each rule's status: applied, pending, drifted,
+    /// expired, revoked (unknown when its account could not be read).
+    #[arg(long)]
+    pub live: bool,
+    /// Markdown grouped by owner, each owner @mentioned once: the reminder issue's body.
+    /// Needs --format markdown.
+    #[arg(long)]
+    pub mention_owners: bool,
+    /// Print API calls by operation on standard error (with --live).
+    #[arg(long)]
+    pub stats: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RemindArgs {
+    /// The repository to keep the issue in [default: GITHUB_REPOSITORY].
+    #[arg(long, value_name = "OWNER/REPO")]
+    pub repo: Option<String>,
+    /// Remind of rules expiring within DAYS [default: expiry.warn_days of sgops.yaml].
+    #[arg(long, value_name = "DAYS", value_parser = parse_days, allow_hyphen_values = true)]
+    pub within: Option<u32>,
+    /// Print the issue body and what would be done; change nothing on GitHub.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// A number of days: 0 or more.
+fn parse_days(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<i64>() {
+        Ok(n) if n < 0 => Err(format!(
+            "`{s}` is negative: give a number of days from today, 0 or more (0: only rules already expired or expiring today)"
+        )),
+        Ok(n) if n > 36_500 => Err(format!("`{s}` days is over 100 years")),
+        Ok(n) => Ok(n as u32),
+        Err(_) => Err(format!("`{s}` is not a whole number of days (like 30)")),
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address and port to listen on.
@@ -287,8 +358,9 @@ fn parse_tag(s: &str) -> Result<(String, String), String> {
     Ok((k.to_string(), v.to_string()))
 }
 
+/// Formats of `sgops accounts`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum ReportFormat {
+pub enum AccountsFormat {
     Text,
     Json,
 }
@@ -307,7 +379,7 @@ pub struct AccountsArgs {
     pub detailed_exitcode: bool,
     /// Output format on standard output.
     #[arg(long, value_enum, default_value = "text")]
-    pub format: ReportFormat,
+    pub format: AccountsFormat,
 }
 
 #[cfg(test)]
@@ -326,6 +398,22 @@ mod tests {
         assert_eq!(parse_tag("a="), Ok(("a".into(), String::new())));
         assert!(parse_tag("a").unwrap_err().contains("is not KEY=VALUE"));
         assert!(parse_tag("=b").is_err());
+    }
+
+    #[test]
+    fn days_are_not_negative() {
+        assert_eq!(parse_days("30"), Ok(30));
+        assert_eq!(parse_days("0"), Ok(0));
+        assert!(parse_days("-1").unwrap_err().contains("negative"));
+        assert!(parse_days("x").is_err());
+        let e = Cli::try_parse_from(["sgops", "report", "--expiring-within", "-1"]).unwrap_err();
+        assert!(e.to_string().contains("`-1` is negative"), "{e}");
+        let e = Cli::try_parse_from(["sgops", "report", "--format", "xml"]).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("possible values: text, markdown, json, csv"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -116,6 +116,32 @@ pub fn in_fence(s: &str) -> String {
     s.replace("```", "`\u{200b}``")
 }
 
+/// Text as an inline code span in Markdown (a table cell included): GitHub makes no
+/// mention, link or HTML inside one. Backticks cannot close it (they become `'`), line breaks
+/// become spaces, control characters are shown escaped, and `|`, which ends a table cell even
+/// inside a code span, is escaped as GFM asks.
+pub fn code_span(s: &str) -> String {
+    let inner: String = terminal(&s.replace(['\n', '\r'], " "))
+        .replace('`', "'")
+        .replace('|', "\\|");
+    format!("`{inner}`")
+}
+
+/// A cell of a CSV file meant for spreadsheets: control characters shown escaped (as for
+/// [`terminal`]), and a leading `'` on a value that starts with `=`, `+`, `-`, `@`, a tab or
+/// a carriage return, which a spreadsheet would run as a formula (CSV injection). Numbers
+/// such as `-3` are left alone: they are no formula. Quoting is the CSV writer's.
+pub fn csv_cell(s: &str) -> String {
+    let starts_formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let number = s.parse::<i64>().is_ok();
+    let shown = terminal(s);
+    if starts_formula && !number {
+        format!("'{shown}")
+    } else {
+        shown
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,6 +226,31 @@ mod tests {
             "ticket: CHG-12345",
         ] {
             assert_eq!(markdown(plain), plain);
+        }
+    }
+
+    #[test]
+    fn code_spans_hold_anything() {
+        assert_eq!(code_span("@octocat"), "`@octocat`");
+        assert_eq!(code_span("a`b|c\nd"), "`a'b\\|c d`");
+        assert_eq!(code_span("x\u{1b}"), "`x\\u{1b}`");
+    }
+
+    #[test]
+    fn csv_cells_never_start_a_formula() {
+        for (raw, cell) in [
+            ("=SUM(1,2)", "'=SUM(1,2)"),
+            ("+1", "+1"),
+            ("+cmd", "'+cmd"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tx", "'\\tx"),
+            ("\r=1", "'\\r=1"),
+            ("-3", "-3"),
+            ("ok=1", "ok=1"),
+            ("", ""),
+        ] {
+            assert_eq!(csv_cell(raw), cell, "{raw:?}");
         }
     }
 

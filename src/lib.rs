@@ -7,6 +7,7 @@
 
 pub mod allowlist;
 pub mod apply;
+pub mod approvals;
 pub mod aws;
 pub mod cli;
 pub mod commands;
@@ -21,10 +22,12 @@ pub mod invoke;
 pub mod live;
 pub mod logging;
 pub mod org;
+pub mod owners;
 pub mod plan;
 pub mod policy;
 pub mod render;
 pub mod repo;
+pub mod report;
 pub mod rules;
 pub mod schema;
 pub mod serve;

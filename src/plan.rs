@@ -38,6 +38,30 @@ pub struct Plan {
     /// base branch's): shown apart, in effect after merge. An addition to SPEC's format.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policy_changes: Vec<crate::policy::PolicyChange>,
+    /// Rules of the planned accounts that expire within `expiry.warn_days` (SPEC section
+    /// 11), soonest first; absent when none. Not part of the fingerprint: it changes with
+    /// the date, not with what apply would do.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expiring: Vec<Expiring>,
+}
+
+/// A rule that expires soon: on its `expires` date the plan revokes it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Expiring {
+    pub account: String,
+    pub account_id: String,
+    pub region: String,
+    /// The group as the rule file names it (an id, or `name in vpc-…`).
+    pub security_group: String,
+    pub rule: String,
+    /// `YYYY-MM-DD`.
+    pub expires: String,
+    /// Whole days from today to `expires`: 1 means it expires tomorrow (today it is still in force).
+    pub days_left: i64,
+    pub ticket: String,
+    /// CODEOWNERS owners of the file (`@user`, `@org/team`, emails).
+    pub owners: Vec<String>,
+    pub file: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -178,11 +202,13 @@ impl Plan {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
         let mut policy_changes = Vec::new();
+        let mut expiring = Vec::new();
         for p in plans {
             h.update(format!("{}\n", p.fingerprint));
             changes.extend(p.changes);
             errors.extend(p.errors);
             warnings.extend(p.warnings);
+            expiring.extend(p.expiring);
             // Every shard plans under the same policy: one list says it.
             if policy_changes.is_empty() {
                 policy_changes = p.policy_changes;
@@ -195,6 +221,9 @@ impl Plan {
             format!("sha256:{}", hex::encode(h.finalize())),
         );
         plan.policy_changes = policy_changes;
+        sort_expiring(&mut expiring);
+        expiring.dedup();
+        plan.expiring = expiring;
         plan
     }
 
@@ -413,7 +442,28 @@ fn finish(
         errors,
         warnings,
         policy_changes: Vec::new(),
+        expiring: Vec::new(),
     }
+}
+
+/// Soonest first, then by place.
+pub fn sort_expiring(list: &mut [Expiring]) {
+    list.sort_by(|a, b| {
+        (
+            a.days_left,
+            &a.account,
+            &a.region,
+            &a.security_group,
+            &a.rule,
+        )
+            .cmp(&(
+                b.days_left,
+                &b.account,
+                &b.region,
+                &b.security_group,
+                &b.rule,
+            ))
+    });
 }
 
 fn fingerprint_group(h: &mut Sha256, group: &LiveGroup, active: &[&Wanted]) {

@@ -54,9 +54,6 @@ pub enum PolicyError {
 /// The text of the configuration file `path` at commit `reference`, or `None` when the file
 /// does not exist there (a repository's first sgops.yaml).
 pub fn read_at(reference: &str, path: &Path) -> Result<Option<String>, PolicyError> {
-    if reference.is_empty() || reference.starts_with('-') || reference.contains(':') {
-        return Err(PolicyError::BadRef(crate::escape::terminal(reference)));
-    }
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -65,6 +62,22 @@ pub fn read_at(reference: &str, path: &Path) -> Result<Option<String>, PolicyErr
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "sgops.yaml".into());
+    read_in(reference, dir, &name, &path.display().to_string())
+}
+
+/// The text of `rel` (a `/`-separated path relative to `dir`, which must exist in the
+/// working tree) at commit `reference`, or `None` when it does not exist there; `shown`
+/// names it in errors.
+pub fn read_in(
+    reference: &str,
+    dir: &Path,
+    rel: &str,
+    shown: &str,
+) -> Result<Option<String>, PolicyError> {
+    if reference.is_empty() || reference.starts_with('-') || reference.contains(':') {
+        return Err(PolicyError::BadRef(crate::escape::terminal(reference)));
+    }
+    let name = rel;
     let git = |args: &[&str]| {
         Command::new("git")
             .arg("-C")
@@ -96,7 +109,7 @@ pub fn read_at(reference: &str, path: &Path) -> Result<Option<String>, PolicyErr
     let out = git(&["cat-file", "blob", &object])?;
     if !out.status.success() {
         return Err(PolicyError::Read {
-            path: path.display().to_string(),
+            path: shown.to_string(),
             reference: reference.to_string(),
             detail: crate::escape::terminal(String::from_utf8_lossy(&out.stderr).trim()),
         });
@@ -104,7 +117,7 @@ pub fn read_at(reference: &str, path: &Path) -> Result<Option<String>, PolicyErr
     String::from_utf8(out.stdout)
         .map(Some)
         .map_err(|_| PolicyError::Read {
-            path: path.display().to_string(),
+            path: shown.to_string(),
             reference: reference.to_string(),
             detail: "it is not UTF-8".into(),
         })
@@ -139,6 +152,8 @@ pub fn under_base(proposed: &Config, base: &Config) -> Config {
     c.rule_tags = base.rule_tags.clone();
     c.guardrails = base.guardrails.clone();
     c.quotas = base.quotas.clone();
+    c.expiry = base.expiry;
+    c.approvals = base.approvals;
     for (name, account) in &mut c.accounts {
         account.role_name = base.accounts.get(name).and_then(|a| a.role_name.clone());
     }
@@ -238,6 +253,16 @@ pub fn changes(base: &Config, proposed: &Config) -> Vec<PolicyChange> {
         base.quotas.rules_per_group.to_string(),
         proposed.quotas.rules_per_group.to_string(),
     );
+    diff(
+        "expiry.warn_days",
+        base.expiry.warn_days.to_string(),
+        proposed.expiry.warn_days.to_string(),
+    );
+    diff(
+        "approvals.require_codeowners",
+        base.approvals.require_codeowners.to_string(),
+        proposed.approvals.require_codeowners.to_string(),
+    );
     for (name, account) in &proposed.accounts {
         let b = base.accounts.get(name).and_then(|a| a.role_name.clone());
         if account.role_name != b {
@@ -262,19 +287,22 @@ mod tests {
         config::parse("sgops.yaml", text).expect("valid test configuration")
     }
 
-    const BASE: &str = "accounts:\n  a: \"111111111111\"\n  b: { id: \"222222222222\", role_name: base-role }\nrule_tags: { vpcx:skip_enforcement: \"yes\" }\n";
+    const BASE: &str = "accounts:\n  a: \"111111111111\"\n  b: { id: \"222222222222\", role_name: base-role }\nrule_tags: { vpcx:skip_enforcement: \"yes\" }\napprovals: { require_codeowners: true }\n";
 
     #[test]
     fn the_base_decides_the_pull_request_shows() {
         let base = cfg(BASE);
         let pr = cfg(
-            "accounts:\n  a: { id: \"111111111111\", role_name: admin }\n  b: \"222222222222\"\n  c: { id: \"333333333333\", role_name: admin }\nrule_tags: {}\nguardrails: { world_open_denied_ports: [], world_open_prefix: { ipv4: 0 } }\nallowlist: { parameter_prefix: /attacker/ }\nexternal_id: abcdef\nconcurrency: 4\n",
+            "accounts:\n  a: { id: \"111111111111\", role_name: admin }\n  b: \"222222222222\"\n  c: { id: \"333333333333\", role_name: admin }\nrule_tags: {}\nguardrails: { world_open_denied_ports: [], world_open_prefix: { ipv4: 0 } }\nallowlist: { parameter_prefix: /attacker/ }\nexternal_id: abcdef\nconcurrency: 4\napprovals: { require_codeowners: false }\nexpiry: { warn_days: 0 }\n",
         );
         let eff = under_base(&pr, &base);
         assert_eq!(eff.guardrails, base.guardrails);
         assert_eq!(eff.allowlist, base.allowlist);
         assert_eq!(eff.rule_tags, base.rule_tags);
         assert_eq!(eff.external_id, None);
+        // The pull request cannot switch off approvals or the expiry warning for itself.
+        assert!(eff.approvals.require_codeowners);
+        assert_eq!(eff.expiry.warn_days, 30);
         // Accounts and their regions are the pull request's; roles are the base's.
         assert_eq!(eff.accounts.len(), 3);
         assert_eq!(eff.concurrency, 4);
@@ -308,6 +336,8 @@ mod tests {
                 s("rule_tags", "vpcx:skip_enforcement=yes", ""),
                 s("guardrails.world_open_denied_ports", "22, 3389", ""),
                 s("guardrails.world_open_prefix.ipv4", "/8", "/0"),
+                s("expiry.warn_days", "30", "0"),
+                s("approvals.require_codeowners", "true", "false"),
                 s(
                     "accounts.a.role_name",
                     "sgops-reconciler (default)",

@@ -189,6 +189,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
     if plan.changes.is_empty() && plan.errors.is_empty() {
         out.push_str("No changes. Live security-group rules match the rule files.\n");
         warnings_text(&mut out, plan);
+        expiring_text(&mut out, plan);
         return out;
     }
     for ((account, account_id, region), changes) in by_target(plan) {
@@ -261,6 +262,7 @@ pub fn text(plan: &Plan, color: bool) -> String {
         out.push('\n');
     }
     warnings_text(&mut out, plan);
+    expiring_text(&mut out, plan);
     let _ = writeln!(out, "Plan: {}.", summary_line(plan));
     let _ = writeln!(out, "Fingerprint: {}", plan.fingerprint);
     out
@@ -280,6 +282,82 @@ fn warnings_text(out: &mut String, plan: &Plan) {
             terminal(&w.region),
             terminal(&w.message)
         );
+    }
+    out.push('\n');
+}
+
+/// The rules that expire soon, one line each, after a heading.
+fn expiring_text(out: &mut String, plan: &Plan) {
+    if plan.expiring.is_empty() {
+        return;
+    }
+    out.push_str("Expiring soon (revoked on their expiry date unless extended):\n");
+    for e in &plan.expiring {
+        let owners = if e.owners.is_empty() {
+            "no owner in CODEOWNERS".to_string()
+        } else {
+            format!("owners {}", e.owners.join(" "))
+        };
+        let _ = writeln!(
+            out,
+            "  {} {} {} {}: expires {} (in {} {}), ticket {}, {}",
+            terminal(&e.account),
+            terminal(&e.region),
+            terminal(&e.security_group),
+            terminal(&e.rule),
+            terminal(&e.expires),
+            e.days_left,
+            if e.days_left == 1 { "day" } else { "days" },
+            terminal(&e.ticket),
+            terminal(&owners)
+        );
+    }
+    out.push('\n');
+}
+
+/// The rules that expire soon as a Markdown table, cut at `limit` bytes of `out`. Owners are
+/// code spans: a plan comment notifies nobody.
+fn expiring_markdown(out: &mut String, plan: &Plan, limit: usize, cut_note: &str) {
+    if plan.expiring.is_empty() {
+        return;
+    }
+    let n = plan.expiring.len();
+    let _ = writeln!(
+        out,
+        "#### ⏳ Expiring soon: {n} {}\n\nRevoked on their expiry date unless a pull request extends them (a new `expires` and ticket).\n",
+        if n == 1 { "rule" } else { "rules" }
+    );
+    out.push_str("| account | region | security group | rule | expires | days left | ticket | owners |\n|---|---|---|---|---|---:|---|---|\n");
+    for (i, e) in plan.expiring.iter().enumerate() {
+        let owners = if e.owners.is_empty() {
+            "none".to_string()
+        } else {
+            e.owners
+                .iter()
+                .map(|o| escape::code_span(o))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let row = format!(
+            "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+            escape::markdown(&e.account),
+            escape::markdown(&e.region),
+            escape::markdown(&e.security_group),
+            escape::markdown(&e.rule),
+            escape::markdown(&e.expires),
+            e.days_left,
+            escape::markdown(&excerpt(&e.ticket, 200)),
+            owners
+        );
+        if out.len() + row.len() + 200 > limit {
+            let _ = writeln!(
+                out,
+                "\n**{} more expiring rules not shown.** {cut_note}",
+                n - i
+            );
+            break;
+        }
+        out.push_str(&row);
     }
     out.push('\n');
 }
@@ -433,6 +511,8 @@ pub fn markdown_with(plan: &Plan, opts: &MdOptions<'_>) -> String {
         "warnings",
         head_limit,
     );
+    // Up to three quarters of the room: details keep at least a quarter.
+    expiring_markdown(&mut head, plan, opts.limit / 4 * 3, opts.cut_note);
 
     let mut out = head;
     let targets = by_target(plan);

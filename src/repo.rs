@@ -8,8 +8,9 @@ use jiff::civil::Date;
 
 use crate::config::{self, Config};
 use crate::diag::{self, Diagnostic, Severity, Sources};
+use crate::owners::{CodeOwners, Owner};
 use crate::policy::{self, PolicyChange};
-use crate::rules::{self, Desired, LoadOptions};
+use crate::rules::{self, Desired, LoadOptions, RuleFile};
 
 /// What was loaded, with every problem found on the way.
 #[derive(Debug)]
@@ -26,6 +27,78 @@ pub struct Repo {
     /// How sgops.yaml here differs in policy from the base it was loaded under
     /// ([`Repo::load_under`]); empty otherwise.
     pub policy_changes: Vec<PolicyChange>,
+    /// The repository's CODEOWNERS (its problems are among the warnings).
+    pub owners: CodeOwners,
+    /// Where sgops.yaml and the rules folder are within the repository (the folder of
+    /// sgops.yaml), `/`-separated, as CODEOWNERS and pull requests name them; `None` for a
+    /// rules folder outside it.
+    pub layout: Layout,
+}
+
+/// Paths within the repository (relative to the folder of sgops.yaml, `/`-separated).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Layout {
+    pub config: Option<String>,
+    pub rules: Option<String>,
+}
+
+impl Layout {
+    /// Where `config` and `rules` lie within the repository rooted at `config`'s folder.
+    pub fn of(config: &Path, rules: &Path) -> Layout {
+        let root = repo_root(config);
+        let rel = |p: &Path| -> Option<String> {
+            let root = root.canonicalize().ok()?;
+            let abs = match p.canonicalize() {
+                Ok(a) => a,
+                // Not there (yet): its folder, then the name.
+                Err(_) => p
+                    .parent()
+                    .map_or_else(
+                        || Some(root.clone()),
+                        |d| {
+                            let d = if d.as_os_str().is_empty() {
+                                Path::new(".")
+                            } else {
+                                d
+                            };
+                            d.canonicalize().ok()
+                        },
+                    )?
+                    .join(p.file_name()?),
+            };
+            let r = abs.strip_prefix(&root).ok()?;
+            let parts: Vec<String> = r
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            Some(parts.join("/"))
+        };
+        Layout {
+            config: rel(config),
+            rules: rel(rules),
+        }
+    }
+
+    /// `path`, a rule file as loaded (`<rules>/<account>/<region>/<name>`), within the
+    /// repository.
+    pub fn rule_file(&self, file: &RuleFile) -> Option<String> {
+        let name = Path::new(&file.path).file_name()?.to_str()?;
+        let rules = self.rules.as_deref()?;
+        let prefix = if rules.is_empty() {
+            String::new()
+        } else {
+            format!("{rules}/")
+        };
+        Some(format!("{prefix}{}/{}/{name}", file.account, file.region))
+    }
+}
+
+/// The repository's root: the folder of sgops.yaml.
+pub fn repo_root(config: &Path) -> &Path {
+    match config.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
 }
 
 impl Repo {
@@ -61,6 +134,14 @@ impl Repo {
             diagnostics.extend(diags);
             files_read = sources.len().saturating_sub(1);
         }
+        let (owners, owner_diags, found) = CodeOwners::load(repo_root(config_path));
+        if let Some(f) = found
+            && !owner_diags.is_empty()
+        {
+            sources.insert(f.path, f.text);
+        }
+        diagnostics.extend(owner_diags);
+        let layout = Layout::of(config_path, rules_dir);
         diag::sort(&mut diagnostics);
         Repo {
             config,
@@ -69,7 +150,16 @@ impl Repo {
             sources,
             files_read,
             policy_changes,
+            owners,
+            layout,
         }
+    }
+
+    /// The CODEOWNERS owners of a rule file (none when it lies outside the repository).
+    pub fn owners_of(&self, file: &RuleFile) -> &[Owner] {
+        self.layout
+            .rule_file(file)
+            .map_or(&[], |p| self.owners.owners_of(&p))
     }
 
     pub fn counts(&self) -> diag::Counts {

@@ -209,3 +209,45 @@ fn the_base_policy_is_read_beside_a_configuration_in_a_subfolder() {
     );
     assert_eq!(r.code, Some(3), "{}", r.stderr);
 }
+
+#[test]
+fn a_pull_request_cannot_switch_off_approvals_or_the_expiry_warning() {
+    let base = "accounts:\n  itx-016: \"111111111111\"\napprovals:\n  require_codeowners: true\nexpiry:\n  warn_days: 45\n";
+    let proposed = "accounts:\n  itx-016: \"111111111111\"\napprovals:\n  require_codeowners: false\nexpiry:\n  warn_days: 0\nguardrails:\n  world_open_denied_ports: []\n";
+    let (dir, sha) = pull_request(Some(base), proposed);
+    let r = sgops(dir.path(), &["validate", "--policy-from", &sha]);
+    assert!(
+        r.stderr.contains("policy: this sgops.yaml changes approvals.require_codeowners from `true` to `false`; the plan keeps the base's until merge"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("policy: this sgops.yaml changes expiry.warn_days from `45` to `0`"),
+        "{}",
+        r.stderr
+    );
+    // The plan file of a refused plan carries them too (the PR comment's policy section).
+    let out = dir.path().join("plan.json");
+    let r = sgops(
+        dir.path(),
+        &[
+            "plan",
+            "--policy-from",
+            &sha,
+            "--out",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(r.code, Some(3), "{}{}", r.stdout, r.stderr);
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    let keys: Vec<&str> = plan["policy_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["key"].as_str().unwrap())
+        .collect();
+    assert!(keys.contains(&"approvals.require_codeowners"), "{keys:?}");
+    assert!(keys.contains(&"expiry.warn_days"), "{keys:?}");
+}

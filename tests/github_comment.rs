@@ -112,6 +112,7 @@ fn plan_of(changes: Vec<Change>, errors: Vec<PlanError>, fingerprint: &str) -> P
         errors,
         warnings: Vec::new(),
         policy_changes: Vec::new(),
+        expiring: Vec::new(),
     }
 }
 

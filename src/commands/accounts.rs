@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::aws::Aws;
-use crate::cli::{AccountsArgs, ReportFormat};
+use crate::cli::{AccountsArgs, AccountsFormat};
 use crate::config::is_valid_ou_id;
 use crate::error::{Error, Exit};
 use crate::org::report::Report;
@@ -86,8 +86,8 @@ pub fn run(config_path: &Path, rules_dir: &Path, args: &AccountsArgs) -> Result<
         }
     }
     let out = match args.format {
-        ReportFormat::Json => report.json(),
-        ReportFormat::Text => report.text(&config_path.display().to_string()),
+        AccountsFormat::Json => report.json(),
+        AccountsFormat::Text => report.text(&config_path.display().to_string()),
     };
     super::print_stdout(&out)?;
     Ok(if args.detailed_exitcode && report.differs {

@@ -1,10 +1,13 @@
 //! One function per subcommand: turns parsed flags into work and output.
 
 mod accounts;
+mod approvals;
 mod comment;
 mod import;
 mod invoke;
 mod plan;
+mod remind;
+mod report;
 mod serve;
 mod validate;
 
@@ -28,6 +31,8 @@ pub fn run(cli: Cli) -> Result<Exit, Error> {
         Command::Serve(args) => serve::run(&cli.config, &args),
         Command::Import(args) => import::run(&cli.config, today, &args),
         Command::Accounts(args) => accounts::run(&cli.config, &cli.rules, &args),
+        Command::Report(args) => report::run(&cli.config, &cli.rules, today, &args),
+        Command::Remind(args) => remind::run(&cli.config, &cli.rules, today, &args),
         Command::Schema => {
             let text = serde_json::to_string_pretty(&crate::schema::rule_file_schema())
                 .map_err(|e| Error::Usage(format!("cannot render schema: {e}")))?;

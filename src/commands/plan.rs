@@ -112,6 +112,11 @@ async fn make(
     let read = engine::read(&aws, &cfg, &repo.desired, &targets).await;
     let mut plan = engine::make_plan(&cfg, &repo.desired, &read, &allow, today);
     plan.policy_changes = repo.policy_changes.clone();
+    let planned: std::collections::BTreeSet<(String, String)> = targets
+        .iter()
+        .map(|t| (t.account.clone(), t.region.clone()))
+        .collect();
+    plan.expiring = crate::report::expiring(&repo, &cfg, today, &planned);
     Ok(Planned {
         repo,
         read,
@@ -189,7 +194,11 @@ pub fn apply(config: &Path, rules: &Path, today: Date, args: &ApplyArgs) -> Resu
         None
     };
     let rt = runtime()?;
-    let (report, calls) = match rt.block_on(run_apply(config, rules, today, args)) {
+    let outcome = rt.block_on(async {
+        super::approvals::gate(config, rules, github.as_ref().map(|(g, _)| g)).await?;
+        run_apply(config, rules, today, args).await
+    });
+    let (report, calls) = match outcome {
         Ok(done) => done,
         Err(e) => {
             // The merged pull request hears of a refusal too: its author awaits the apply.

@@ -18,8 +18,9 @@ use crate::rules::{check_rule_tag, is_valid_region};
 use crate::yaml;
 
 mod serve;
-pub use serve::{Client, ServeConfig, url_allowed};
 pub use organization::{Organization, is_valid_ou_id};
+pub use serve::{Client, ServeConfig, url_allowed};
+pub mod lifecycle;
 
 /// The tag that marks a rule as managed by sgops; its value is the rule id.
 pub const RULE_TAG: &str = "sgops:rule";
@@ -48,6 +49,8 @@ pub struct Config {
     pub serve: Option<ServeConfig>,
     /// Where and how `sgops accounts` reads AWS Organizations.
     pub organization: Organization,
+    pub expiry: lifecycle::Expiry,
+    pub approvals: lifecycle::Approvals,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,6 +115,8 @@ impl Default for Config {
             regions: Vec::new(),
             serve: None,
             organization: Organization::default(),
+            expiry: Default::default(),
+            approvals: Default::default(),
         }
     }
 }
@@ -154,6 +159,8 @@ struct RawConfig {
     regions: Option<Spanned<Vec<Spanned<String>>>>,
     serve: Option<Spanned<serve::RawServe>>,
     organization: Option<organization::RawOrganization>,
+    expiry: Option<lifecycle::RawExpiry>,
+    approvals: Option<lifecycle::RawApprovals>,
 }
 
 #[derive(Deserialize)]
@@ -500,6 +507,8 @@ pub fn parse_partial(path: &str, text: &str) -> (Option<Config>, Vec<Diagnostic>
     if let Some(o) = raw.organization {
         cfg.organization = organization::check(path, o, &mut diags);
     }
+    cfg.expiry = lifecycle::expiry(path, raw.expiry, &mut diags);
+    cfg.approvals = lifecycle::approvals(raw.approvals);
     (has_accounts.then_some(cfg), diags)
 }
 

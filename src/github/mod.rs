@@ -8,6 +8,12 @@
 use std::future::Future;
 use std::time::Duration;
 
+mod issues;
+mod reviews;
+
+pub use issues::{EXPIRING_LABEL, EXPIRING_MARKER, ISSUE_LIMIT, IssueOutcome};
+pub use reviews::{MergedPull, PullFile, Review};
+
 use octocrab::Octocrab;
 use octocrab::service::middleware::retry::RetryConfig;
 use serde::Deserialize;
@@ -51,6 +57,14 @@ pub enum GithubError {
     NotFound(String),
     #[error("GitHub could not {op}: {message}")]
     Other { op: String, message: String },
+    #[error(
+        "cannot list the members of team @{org}/{slug} ({status}): approvals.require_codeowners counts a team's approval through its members, and reading them needs a token with the organization permission `members: read` (a GitHub App installation token, or a personal token with read:org); the workflow's GITHUB_TOKEN cannot. Set SGOPS_MEMBERS_TOKEN to such a token"
+    )]
+    TeamMembers {
+        org: String,
+        slug: String,
+        status: String,
+    },
 }
 
 /// Attempts for one call that is safe to repeat (a read, an edit to a given body): GitHub's
@@ -122,22 +136,33 @@ impl Comment {
     /// (`<!-- sgops:plan v1 -->` is found by a later v2, which then edits it); a reply
     /// quoting it does not.
     fn is_marked(&self, marker: &str) -> bool {
-        let kind = marker.rsplit_once(" v").map_or(marker, |(kind, _)| kind);
-        self.body.as_deref().is_some_and(|b| {
-            b.trim_start()
-                .strip_prefix(kind)
-                .is_some_and(|rest| rest.starts_with(" v"))
-        })
+        starts_with_marker(self.body.as_deref(), marker)
     }
 
-    /// Whether `author` (a login) wrote it: logins compare without case, and a bot's login
-    /// (`…[bot]`) must also be of a bot account.
+    /// Whether `author` (a login) wrote it (see [`written_by`]).
     fn is_by(&self, author: &str) -> bool {
-        self.user.as_ref().is_some_and(|u| {
-            u.login.eq_ignore_ascii_case(author)
-                && (!author.to_ascii_lowercase().ends_with("[bot]") || u.kind == "Bot")
-        })
+        written_by(self.user.as_ref(), author)
     }
+}
+
+/// Whether `user` is `author` (a login): logins compare without case, and a bot's login
+/// (`…[bot]`) must also be of a bot account.
+fn written_by(user: Option<&User>, author: &str) -> bool {
+    user.is_some_and(|u| {
+        u.login.eq_ignore_ascii_case(author)
+            && (!author.to_ascii_lowercase().ends_with("[bot]") || u.kind == "Bot")
+    })
+}
+
+/// Whether `body` starts with `marker`, of this version or another (see
+/// [`Comment::is_marked`]).
+fn starts_with_marker(body: Option<&str>, marker: &str) -> bool {
+    let kind = marker.rsplit_once(" v").map_or(marker, |(kind, _)| kind);
+    body.is_some_and(|b| {
+        b.trim_start()
+            .strip_prefix(kind)
+            .is_some_and(|rest| rest.starts_with(" v"))
+    })
 }
 
 #[derive(Debug, Deserialize)]
@@ -145,6 +170,8 @@ struct PullRequest {
     number: u64,
     #[serde(default)]
     merged_at: Option<String>,
+    #[serde(default)]
+    user: Option<User>,
 }
 
 /// A GitHub repository to comment on.
@@ -158,12 +185,21 @@ pub struct GitHub {
     repo: String,
     /// The login whose comments are sgops's own (see [`DEFAULT_COMMENT_AUTHOR`]).
     author: String,
+    /// `SGOPS_MEMBERS_TOKEN`: a token that may read team membership, for approvals by teams.
+    members_token: Option<String>,
+    members_crab: tokio::sync::OnceCell<Octocrab>,
 }
 
 impl GitHub {
     /// From `GITHUB_TOKEN`, `GITHUB_REPOSITORY`, `GITHUB_API_URL` (default api.github.com)
     /// and `SGOPS_COMMENT_AUTHOR` (default [`DEFAULT_COMMENT_AUTHOR`]).
     pub fn from_env() -> Result<GitHub, GithubError> {
+        GitHub::from_env_for(None)
+    }
+
+    /// [`GitHub::from_env`], with `repository` (`owner/name`) instead of GITHUB_REPOSITORY
+    /// when given.
+    pub fn from_env_for(repository: Option<&str>) -> Result<GitHub, GithubError> {
         let token = std::env::var("GITHUB_TOKEN")
             .ok()
             .filter(|t| !t.is_empty())
@@ -171,8 +207,12 @@ impl GitHub {
                 "GITHUB_TOKEN",
                 "pass the workflow's token (secrets.GITHUB_TOKEN)",
             ))?;
-        let repository = std::env::var("GITHUB_REPOSITORY")
-            .map_err(|_| GithubError::MissingEnv("GITHUB_REPOSITORY", "set it to owner/name"))?;
+        let repository = match repository {
+            Some(r) => r.to_string(),
+            None => std::env::var("GITHUB_REPOSITORY").map_err(|_| {
+                GithubError::MissingEnv("GITHUB_REPOSITORY", "set it to owner/name")
+            })?,
+        };
         let api = std::env::var("GITHUB_API_URL")
             .ok()
             .filter(|u| !u.is_empty())
@@ -197,6 +237,10 @@ impl GitHub {
             token,
             crab: tokio::sync::OnceCell::new(),
             author,
+            members_token: std::env::var("SGOPS_MEMBERS_TOKEN")
+                .ok()
+                .filter(|t| !t.trim().is_empty()),
+            members_crab: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -205,19 +249,33 @@ impl GitHub {
     /// comment. sgops retries what is safe to repeat and checks before posting again.
     async fn crab(&self) -> Result<&Octocrab, GithubError> {
         self.crab
-            .get_or_try_init(|| async {
-                Octocrab::builder()
-                    .add_retry_config(RetryConfig::None)
-                    .base_uri(self.api.as_str())
-                    .map_err(|_| GithubError::BadUrl(self.api.clone()))?
-                    .personal_token(self.token.clone())
-                    .build()
-                    .map_err(|e| GithubError::Other {
-                        op: "set up the client".into(),
-                        message: e.to_string(),
-                    })
-            })
+            .get_or_try_init(|| async { self.client(&self.token) })
             .await
+    }
+
+    /// The client for team membership: `SGOPS_MEMBERS_TOKEN`, else the usual token.
+    async fn members_crab(&self) -> Result<&Octocrab, GithubError> {
+        match &self.members_token {
+            None => self.crab().await,
+            Some(t) => {
+                self.members_crab
+                    .get_or_try_init(|| async { self.client(t) })
+                    .await
+            }
+        }
+    }
+
+    fn client(&self, token: &str) -> Result<Octocrab, GithubError> {
+        Octocrab::builder()
+            .add_retry_config(RetryConfig::None)
+            .base_uri(self.api.as_str())
+            .map_err(|_| GithubError::BadUrl(self.api.clone()))?
+            .personal_token(token.to_string())
+            .build()
+            .map_err(|e| GithubError::Other {
+                op: "set up the client".into(),
+                message: e.to_string(),
+            })
     }
 
     /// Creates the comment starting with `marker` on issue/PR `number`, or edits the one that
