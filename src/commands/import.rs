@@ -4,13 +4,16 @@ use std::path::Path;
 
 use jiff::civil::Date;
 
-use crate::aws::Aws;
+use crate::aws::{Access, Aws};
 use crate::cli::ImportArgs;
 use crate::error::{Error, Exit};
 use crate::import::{ImportOptions, rule_file};
 use crate::live::LiveRead;
 use crate::live::aws::AwsEc2;
 use crate::rules::{GroupRef, check_resource_id, check_ticket};
+
+/// Import only reads: the accounts' read role.
+pub(super) const ACCESS: Access = Access::Read;
 
 pub fn run(config_path: &Path, today: Date, args: &ImportArgs) -> Result<Exit, Error> {
     let cfg = super::load_config(config_path)?;
@@ -25,7 +28,7 @@ pub fn run(config_path: &Path, today: Date, args: &ImportArgs) -> Result<Exit, E
     let rt = super::runtime()?;
     let group = GroupRef::Id(args.security_group.clone());
     let live = rt.block_on(async {
-        let aws = Aws::load(&cfg).await;
+        let aws = Aws::load(&cfg).await.with_access(ACCESS);
         let session = aws.assume(&cfg, name, account).await?;
         let ec2 = AwsEc2 {
             client: session.ec2(&args.region),
