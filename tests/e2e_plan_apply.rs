@@ -964,3 +964,53 @@ async fn without_a_read_role_plans_use_role_name() {
     let role = format!("arn:aws:iam::{}:role/sgops", w.acct);
     assert_eq!(proxy.assumed_roles(), roles(&[(&role, 2)]));
 }
+
+#[tokio::test]
+async fn a_pull_request_cannot_point_the_plan_at_the_write_role() {
+    let w = world(ALL_ACTIONS, "read_role_name: sgops-reader\n").await;
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(
+            &w.group,
+            &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")],
+        ),
+    );
+    let dir = w.repo.path();
+    git(dir, &["init", "-q"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "base"]);
+    let base = git(dir, &["rev-parse", "HEAD"]);
+    // The pull request reads with the write role (`role_name: sgops`).
+    let cfg = std::fs::read_to_string(dir.join("sgops.yaml")).expect("read sgops.yaml");
+    std::fs::write(
+        dir.join("sgops.yaml"),
+        cfg.replace("read_role_name: sgops-reader", "read_role_name: sgops"),
+    )
+    .expect("write sgops.yaml");
+    let proxy = FaultProxy::start(&["--deny-role", "sgops"]);
+    // Under the base's policy the plan reads with the base's read role, and shows the change.
+    let (code, out, err) = w.repo.sgops_via(
+        &proxy.url,
+        &["plan", "--detailed-exitcode", "--policy-from", &base],
+    );
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        out.contains("read_role_name: sgops-reader -> sgops"),
+        "{out}"
+    );
+    let reader = format!("arn:aws:iam::{}:role/sgops-reader", w.acct);
+    assert_eq!(proxy.assumed_roles(), roles(&[(&reader, 1)]));
+    // Had the workflow been edited to drop --policy-from, IAM would still refuse the write
+    // role to the plan role (the proxy stands in for it here).
+    let (code, out, err) = w.repo.sgops_via(&proxy.url, &["plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot assume arn:aws:iam::{}:role/sgops in account app",
+            w.acct
+        )),
+        "{err}"
+    );
+}
