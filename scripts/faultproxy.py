@@ -17,6 +17,11 @@ loopback, failing a seeded fraction of them the ways AWS and networks fail:
 With --fault-rate 1.0 and --max-attempt N, every matching call fails exactly N times and then
 goes through: deterministic whatever the order of requests.
 
+--deny-assume ACCOUNT_ID and --deny-role NAME answer an AssumeRole into that account, or of a
+role of that name in any account, with 403 AccessDenied, as IAM does when the caller may not
+assume the role. Every role asked for is counted by ARN (`assumed_roles` in the stats), so a
+test sees which role a command asked for.
+
 The action of a request is the form body's `Action=` (EC2, STS) or the `X-Amz-Target`
 suffix (JSON protocols such as SSM); the attempt number comes from the SDK's
 `amz-sdk-request: attempt=N` header. `GET /__faultproxy/stats` answers counters as JSON.
@@ -64,6 +69,8 @@ class Stats:
         self.faults_by_action = {}
         self.denied_assume = {}
         self.denied_action = {}
+        self.denied_role = {}
+        self.assumed_roles = {}
         self.upstream_errors = 0
 
     @staticmethod
@@ -81,6 +88,8 @@ class Stats:
             "faults_by_action": self.faults_by_action,
             "denied_assume": self.denied_assume,
             "denied_action": self.denied_action,
+            "denied_role": self.denied_role,
+            "assumed_roles": self.assumed_roles,
             "upstream_errors": self.upstream_errors,
         }
 
@@ -279,9 +288,18 @@ def fault_error(kind, service):
     return error_response(service, code, "An internal error has occurred", 500)
 
 
+def assumed_arn(req):
+    return (req.form().get("RoleArn") or [""])[0]
+
+
 def assumed_account(req):
-    arn = (req.form().get("RoleArn") or [""])[0]
-    m = re.match(r"arn:[^:]*:iam::(\d+):", arn)
+    m = re.match(r"arn:[^:]*:iam::(\d+):", assumed_arn(req))
+    return m.group(1) if m else None
+
+
+def assumed_role_name(req):
+    """The role's name: the last part of `arn:aws:iam::ID:role/[path/]NAME`."""
+    m = re.match(r"arn:[^:]*:iam::\d*:role/(?:.*/)?([^/]+)$", assumed_arn(req))
     return m.group(1) if m else None
 
 
@@ -302,6 +320,7 @@ class Proxy:
         self.only = {a.strip() for a in args.only_actions.split(",") if a.strip()}
         self.deny = set(args.deny_assume or [])
         self.deny_actions = set(args.deny_action or [])
+        self.deny_roles = set(args.deny_role or [])
         self.rng = random.Random(args.seed)
         self.stats = Stats()
         self.conns = set()
@@ -384,13 +403,19 @@ class Proxy:
             st.bump(st.retries, action)
         if self.args.latency_ms > 0:
             await asyncio.sleep(self.args.latency_ms / 1000)
-        if action == "AssumeRole" and assumed_account(req) in self.deny:
-            account = assumed_account(req)
-            st.bump(st.denied_assume, account)
+        if action == "AssumeRole":
+            st.bump(st.assumed_roles, assumed_arn(req))
+        denied_account = action == "AssumeRole" and assumed_account(req) in self.deny
+        denied_role = action == "AssumeRole" and assumed_role_name(req) in self.deny_roles
+        if denied_account or denied_role:
+            if denied_account:
+                st.bump(st.denied_assume, assumed_account(req))
+            if denied_role:
+                st.bump(st.denied_role, assumed_role_name(req))
             resp = error_response(
                 "sts", "AccessDenied",
                 "User: arn:aws:iam::123456789012:user/sgops is not authorized to perform: "
-                "sts:AssumeRole on resource: %s" % req.form()["RoleArn"][0], 403)
+                "sts:AssumeRole on resource: %s" % assumed_arn(req), 403)
             writer.write(response_bytes(*resp, req.keep_alive()))
             return True
         if action in self.deny_actions:
@@ -468,6 +493,9 @@ def parse_args(argv):
                    help="answer AssumeRole into this account with 403 AccessDenied (repeatable)")
     p.add_argument("--deny-action", action="append", metavar="ACTION",
                    help="answer this action (e.g. ListAccounts) with AccessDenied (repeatable)")
+    p.add_argument("--deny-role", action="append", metavar="NAME",
+                   help="answer AssumeRole of a role of this name, in any account, with 403 "
+                        "AccessDenied (repeatable)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only-actions", default="", help="fault only these actions (A,B)")
     p.add_argument("--max-attempt", type=int, default=1 << 30, metavar="N",

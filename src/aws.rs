@@ -27,6 +27,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::timeout::TimeoutConfig;
 
+pub use crate::config::Access;
 use crate::config::{Account, Config};
 
 /// Retries per call when `AWS_MAX_ATTEMPTS` is not set: enough to ride out throttling bursts.
@@ -188,12 +189,16 @@ pub struct Aws {
     pub calls: Calls,
     session_name: String,
     external_id: Option<String>,
+    /// Which role [`Aws::assume`] asks for: the read role unless the command writes
+    /// ([`Aws::writing`]), so a command that forgets to say so cannot write.
+    access: Access,
 }
 
 impl fmt::Debug for Aws {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Aws")
             .field("session_name", &self.session_name)
+            .field("access", &self.access)
             .finish_non_exhaustive()
     }
 }
@@ -342,7 +347,29 @@ impl Aws {
             calls: Calls::default(),
             session_name: session_name(),
             external_id: config.external_id.clone(),
+            access: Access::Read,
         }
+    }
+
+    /// For commands that change security-group rules (apply, invoke, serve): [`Aws::assume`]
+    /// asks for each account's write role (`role_name`) instead of its read role.
+    pub fn writing(self) -> Aws {
+        self.with_access(Access::Write)
+    }
+
+    /// This configuration, assuming the roles for `access`.
+    pub fn with_access(self, access: Access) -> Aws {
+        Aws { access, ..self }
+    }
+
+    /// Which of the accounts' roles [`Aws::assume`] asks for.
+    pub fn access(&self) -> Access {
+        self.access
+    }
+
+    /// The ARN of the role [`Aws::assume`] asks for in `account`.
+    pub fn role_arn(&self, config: &Config, account: &Account) -> String {
+        config.role_arn_for(account, self.access)
     }
 
     pub fn session_name(&self) -> &str {
@@ -368,8 +395,9 @@ impl Aws {
         aws_sdk_organizations::Client::from_conf(conf)
     }
 
-    /// Assumes the sgops role in `account`, once: the session's credentials serve every
-    /// region and are renewed shortly before they expire.
+    /// Assumes the sgops role in `account` (its read or write role, by [`Aws::access`]), once:
+    /// the session's credentials serve every region and are renewed shortly before they
+    /// expire.
     ///
     /// STS is reached at its regional endpoint in the caller's own region (else
     /// `allowlist.region`): session tokens from a regional endpoint are valid in every region,
@@ -392,7 +420,7 @@ impl Aws {
             .build();
         let request = AssumeRequest {
             sts: aws_sdk_sts::Client::from_conf(sts_conf),
-            role: config.role_arn(account),
+            role: self.role_arn(config, account),
             account: format!("{name} ({})", account.id),
             session_name: self.session_name.clone(),
             external_id: self.external_id.clone(),
@@ -480,6 +508,43 @@ fn sanitize_session_name(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An `Aws` without loading anything from the environment (no credential chain, no
+    /// region lookup): enough to see which role it would assume.
+    fn offline(config: &Config) -> Aws {
+        Aws {
+            base: SdkConfig::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .build(),
+            calls: Calls::default(),
+            session_name: "sgops-test".into(),
+            external_id: config.external_id.clone(),
+            access: Access::Read,
+        }
+    }
+
+    #[test]
+    fn the_read_role_is_assumed_unless_the_command_writes() {
+        let cfg = crate::config::parse(
+            "sgops.yaml",
+            "role_name: writer\nread_role_name: reader\naccounts:\n  a: \"111111111111\"\n",
+        )
+        .expect("valid");
+        let a = &cfg.accounts["a"];
+        let aws = offline(&cfg);
+        assert_eq!(aws.access(), Access::Read);
+        assert_eq!(
+            aws.role_arn(&cfg, a),
+            "arn:aws:iam::111111111111:role/reader"
+        );
+        let w = aws.clone().writing();
+        assert_eq!(w.access(), Access::Write);
+        assert_eq!(w.role_arn(&cfg, a), "arn:aws:iam::111111111111:role/writer");
+        assert_eq!(
+            w.with_access(Access::Read).role_arn(&cfg, a),
+            "arn:aws:iam::111111111111:role/reader"
+        );
+    }
 
     #[test]
     fn credentials_are_renewed_five_minutes_before_they_expire() {

@@ -114,8 +114,8 @@ pub enum Format {
 /// Where the policy comes from: a pull request's own sgops.yaml may not loosen it.
 #[derive(Debug, Clone, Args)]
 pub struct PolicyArgs {
-    /// Take the policy (allowlist, guardrails, quotas, rule_tags, role_name, external_id,
-    /// expiry, approvals) from sgops.yaml at this git commit, the one the pull request targets; this checkout's
+    /// Take the policy (allowlist, guardrails, quotas, rule_tags, role_name, read_role_name,
+    /// external_id, expiry, approvals) from sgops.yaml at this git commit, the one the pull request targets; this checkout's
     /// policy changes are shown apart and take effect after merge.
     #[arg(long, value_name = "REF")]
     pub policy_from: Option<String>,

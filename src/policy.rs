@@ -142,12 +142,14 @@ pub fn base_config(
 }
 
 /// `proposed` (the pull request's configuration) with the policy of `base`: accounts,
-/// regions and concurrency stay the pull request's; a role name override of an account that
-/// the base also lists is the base's, and a new account uses the base's default role.
+/// regions and concurrency stay the pull request's; the role names (write and read) of an
+/// account that the base also lists are the base's, and a new account uses the base's
+/// default roles.
 pub fn under_base(proposed: &Config, base: &Config) -> Config {
     let mut c = proposed.clone();
     c.allowlist = base.allowlist.clone();
     c.role_name = base.role_name.clone();
+    c.read_role_name = base.read_role_name.clone();
     c.external_id = base.external_id.clone();
     c.rule_tags = base.rule_tags.clone();
     c.guardrails = base.guardrails.clone();
@@ -155,7 +157,9 @@ pub fn under_base(proposed: &Config, base: &Config) -> Config {
     c.expiry = base.expiry;
     c.approvals = base.approvals;
     for (name, account) in &mut c.accounts {
-        account.role_name = base.accounts.get(name).and_then(|a| a.role_name.clone());
+        let at_base = base.accounts.get(name);
+        account.role_name = at_base.and_then(|a| a.role_name.clone());
+        account.read_role_name = at_base.and_then(|a| a.read_role_name.clone());
     }
     c
 }
@@ -187,6 +191,12 @@ pub fn changes(base: &Config, proposed: &Config) -> Vec<PolicyChange> {
         base.role_name.clone(),
         proposed.role_name.clone(),
     );
+    let read_role = |c: &Config| {
+        c.read_role_name
+            .clone()
+            .unwrap_or_else(|| format!("(not set: reads use {})", c.role_name))
+    };
+    diff("read_role_name", read_role(base), read_role(proposed));
     // The external id is a shared secret of sorts: say that it changed, not what it is.
     let ext = |e: &Option<String>| match e {
         None => "(none)".to_string(),
@@ -264,7 +274,8 @@ pub fn changes(base: &Config, proposed: &Config) -> Vec<PolicyChange> {
         proposed.approvals.require_codeowners.to_string(),
     );
     for (name, account) in &proposed.accounts {
-        let b = base.accounts.get(name).and_then(|a| a.role_name.clone());
+        let at_base = base.accounts.get(name);
+        let b = at_base.and_then(|a| a.role_name.clone());
         if account.role_name != b {
             let shown = |r: Option<&String>, c: &Config| {
                 r.map_or_else(|| format!("{} (default)", c.role_name), String::clone)
@@ -273,6 +284,25 @@ pub fn changes(base: &Config, proposed: &Config) -> Vec<PolicyChange> {
                 &format!("accounts.{name}.role_name"),
                 shown(b.as_ref(), base),
                 shown(account.role_name.as_ref(), proposed),
+            );
+        }
+        let b = at_base.and_then(|a| a.read_role_name.clone());
+        if account.read_role_name != b {
+            // Without its own, an account reads with the role its configuration gives it
+            // (a new account: that configuration's defaults).
+            let shown = |a: Option<&config::Account>, c: &Config| match a
+                .and_then(|a| a.read_role_name.clone())
+            {
+                Some(r) => r,
+                None => {
+                    let a = a.cloned().unwrap_or_default();
+                    format!("{} (default)", c.role_name_for(&a, config::Access::Read))
+                }
+            };
+            diff(
+                &format!("accounts.{name}.read_role_name"),
+                shown(at_base, base),
+                shown(Some(account), proposed),
             );
         }
     }
@@ -356,6 +386,66 @@ mod tests {
             ]
         );
         assert!(changes(&base, &base).is_empty());
+    }
+
+    #[test]
+    fn the_read_role_is_the_bases_too() {
+        use crate::config::Access;
+        let base = cfg(
+            "role_name: writer\nread_role_name: reader\naccounts:\n  a: \"111111111111\"\n  b: { id: \"222222222222\", read_role_name: b-reader }\n",
+        );
+        // A pull request that would plan with the write role (or any role of its choosing).
+        let pr = cfg(
+            "role_name: writer\nread_role_name: writer\naccounts:\n  a: { id: \"111111111111\", read_role_name: admin }\n  b: \"222222222222\"\n  c: { id: \"333333333333\", read_role_name: admin }\n",
+        );
+        let eff = under_base(&pr, &base);
+        let read = |n: &str| eff.role_arn_for(&eff.accounts[n], Access::Read);
+        assert_eq!(read("a"), "arn:aws:iam::111111111111:role/reader");
+        assert_eq!(read("b"), "arn:aws:iam::222222222222:role/b-reader");
+        assert_eq!(read("c"), "arn:aws:iam::333333333333:role/reader");
+        assert_eq!(
+            eff.role_arn_for(&eff.accounts["c"], Access::Write),
+            "arn:aws:iam::333333333333:role/writer"
+        );
+        let keys: Vec<(String, String, String)> = changes(&base, &pr)
+            .into_iter()
+            .map(|c| (c.key, c.base, c.proposed))
+            .collect();
+        let s = |a: &str, b: &str, c: &str| (a.to_string(), b.to_string(), c.to_string());
+        assert_eq!(
+            keys,
+            [
+                s("read_role_name", "reader", "writer"),
+                s("accounts.a.read_role_name", "reader (default)", "admin"),
+                s("accounts.b.read_role_name", "b-reader", "writer (default)"),
+                s("accounts.c.read_role_name", "reader (default)", "admin"),
+            ]
+        );
+
+        // A base without a read role reads with its write role; a pull request that adds one
+        // shows it, and it takes effect after merge.
+        let base = cfg("accounts:\n  a: \"111111111111\"\n");
+        let pr = cfg("read_role_name: sgops-reader\naccounts:\n  a: \"111111111111\"\n");
+        let eff = under_base(&pr, &base);
+        assert_eq!(eff.read_role_name, None);
+        assert_eq!(
+            eff.role_arn_for(&eff.accounts["a"], Access::Read),
+            "arn:aws:iam::111111111111:role/sgops-reconciler"
+        );
+        let c = changes(&base, &pr);
+        assert_eq!(c.len(), 1, "{c:?}");
+        assert_eq!(
+            (
+                c[0].key.as_str(),
+                c[0].base.as_str(),
+                c[0].proposed.as_str()
+            ),
+            (
+                "read_role_name",
+                "(not set: reads use sgops-reconciler)",
+                "sgops-reader"
+            )
+        );
     }
 
     #[test]

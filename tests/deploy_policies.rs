@@ -163,18 +163,16 @@ fn set<'a>(items: impl IntoIterator<Item = &'a String>) -> BTreeSet<String> {
     items.into_iter().cloned().collect()
 }
 
-fn member(access: &str, external_id: &str) -> Stack {
-    Stack::new(
-        "member-role.yaml",
-        MEMBER,
-        "us-east-1",
-        &[
-            ("CentralAccountId", CENTRAL),
-            ("Access", access),
-            ("ExternalId", external_id),
-        ],
-    )
+/// deploy/member-role.yaml with `params` (besides the central account id).
+fn member(params: &[(&str, &str)]) -> Stack {
+    let mut p = vec![("CentralAccountId", CENTRAL)];
+    p.extend_from_slice(params);
+    Stack::new("member-role.yaml", MEMBER, "us-east-1", &p)
 }
+
+/// The member roles: the reader (plan, drift, import) and the writer (apply, invoke, serve).
+const READER: &str = "ReaderRole";
+const WRITER: &str = "Role";
 
 fn central(params: &[(&str, &str)]) -> Stack {
     let mut p = vec![("GitHubRepository", REPO)];
@@ -205,7 +203,8 @@ fn member_role_grants_exactly_the_ec2_calls_of_sgops() {
     assert!(reads.contains("ec2:DescribeSecurityGroupRules"), "{all:?}");
     assert!(all.contains("ec2:AuthorizeSecurityGroupIngress"), "{all:?}");
 
-    let rw = allowed_actions(&member("ReadWrite", "").permissions("Role"));
+    let m = member(&[]);
+    let rw = allowed_actions(&m.permissions(WRITER));
     let missing: Vec<_> = all
         .iter()
         .filter(|a| !rw.contains(*a))
@@ -213,17 +212,51 @@ fn member_role_grants_exactly_the_ec2_calls_of_sgops() {
         .collect();
     assert!(
         missing.is_empty(),
-        "deploy/member-role.yaml (ReadWrite) lacks: {missing:?}"
+        "deploy/member-role.yaml (the writer) lacks: {missing:?}"
     );
     assert_eq!(
         rw, all,
-        "deploy/member-role.yaml (ReadWrite) must grant exactly the EC2 calls in src/"
+        "deploy/member-role.yaml: the writer must grant exactly the EC2 calls in src/ (apply reads with it too)"
     );
-    let ro = allowed_actions(&member("ReadOnly", "").permissions("Role"));
+    let ro = allowed_actions(&m.permissions(READER));
     assert_eq!(
         ro, reads,
-        "deploy/member-role.yaml (ReadOnly) must grant exactly the EC2 describes in src/"
+        "deploy/member-role.yaml: the reader must grant exactly the EC2 describes in src/"
     );
+    // Without the writer, only the reader is created.
+    assert_eq!(
+        member(&[("CreateWriterRole", "false")]).resources_of("AWS::IAM::Role"),
+        [READER]
+    );
+    assert!(
+        member(&[("CreateWriterRole", "false")])
+            .resources_of("AWS::IAM::Policy")
+            .is_empty()
+    );
+    let mut both = m.resources_of("AWS::IAM::Role");
+    both.sort();
+    assert_eq!(both, [READER, WRITER]);
+}
+
+#[test]
+fn the_reader_grants_only_describes() {
+    for params in [
+        &[][..],
+        &[("CreateWriterRole", "false")],
+        &[("ExternalId", "x-1")],
+    ] {
+        let stmts = member(params).permissions(READER);
+        assert!(!stmts.is_empty());
+        for s in &stmts {
+            assert!(s.allow, "{s:?}");
+            for a in &s.actions {
+                assert!(
+                    a.starts_with("ec2:Describe"),
+                    "the reader must only describe: {a} ({params:?})"
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -328,11 +361,11 @@ fn organization_reader_grants_the_organizations_calls_of_sgops() {
 fn no_wildcard_action_and_every_write_is_scoped() {
     let stacks = [
         (
-            "member-role.yaml ReadWrite",
-            member("ReadWrite", "x-1"),
-            "Role",
+            "member-role.yaml writer",
+            member(&[("ExternalId", "x-1")]),
+            WRITER,
         ),
-        ("member-role.yaml ReadOnly", member("ReadOnly", ""), "Role"),
+        ("member-role.yaml reader", member(&[]), READER),
         ("central.yaml", central(&[]), "PlanRole"),
         ("central.yaml", central(&[]), "ApplyRole"),
         (
@@ -375,7 +408,7 @@ fn no_wildcard_action_and_every_write_is_scoped() {
         }
     }
     // Tags only on rules: never an instance, a volume, a group.
-    let rw = member("ReadWrite", "").permissions("Role");
+    let rw = member(&[]).permissions(WRITER);
     let ctx = BTreeMap::new();
     let rule =
         format!("arn:aws:ec2:eu-central-1:{MEMBER}:security-group-rule/sgr-0123456789abcdef0");
@@ -397,7 +430,7 @@ fn no_wildcard_action_and_every_write_is_scoped() {
         &ctx
     ));
     assert!(!allows(
-        &member("ReadOnly", "").permissions("Role"),
+        &member(&[]).permissions(READER),
         "ec2:AuthorizeSecurityGroupIngress",
         &group,
         &ctx
@@ -421,102 +454,133 @@ fn trusts(trust: &Value, principal: (&str, &str), action: &str, context: &[(&str
     })
 }
 
-#[test]
-fn member_role_is_trusted_only_by_the_central_plan_and_apply_roles() {
+/// Whether the member role `role` of `stack` lets the central role `principal` (an ARN)
+/// assume it, passing `external_id` if any.
+fn member_trusts(stack: &Stack, role: &str, principal: &str, external_id: Option<&str>) -> bool {
     let root = format!("arn:aws:iam::{CENTRAL}:root");
+    let mut ctx = vec![("aws:PrincipalArn", principal)];
+    if let Some(e) = external_id {
+        ctx.push(("sts:ExternalId", e));
+    }
+    trusts(&stack.trust(role), ("AWS", &root), "sts:AssumeRole", &ctx)
+}
+
+#[test]
+fn the_writer_trusts_the_apply_role_and_never_the_plan_role() {
     let plan = format!("arn:aws:iam::{CENTRAL}:role/sgops-plan");
     let apply = format!("arn:aws:iam::{CENTRAL}:role/sgops-apply");
-    let other = format!("arn:aws:iam::{CENTRAL}:role/admin");
-    let elsewhere = "arn:aws:iam::333333333333:role/sgops-plan".to_string();
-
-    let t = member("ReadWrite", "").trust("Role");
-    assert_eq!(t["Statement"].as_array().map(Vec::len), Some(1), "{t}");
-    for r in [&plan, &apply] {
-        assert!(
-            trusts(
-                &t,
-                ("AWS", &root),
-                "sts:AssumeRole",
-                &[("aws:PrincipalArn", r)]
-            ),
-            "{r}"
-        );
-    }
-    assert!(!trusts(
-        &t,
-        ("AWS", &root),
-        "sts:AssumeRole",
-        &[("aws:PrincipalArn", &other)]
-    ));
-    assert!(!trusts(
-        &t,
-        ("AWS", "arn:aws:iam::333333333333:root"),
-        "sts:AssumeRole",
-        &[("aws:PrincipalArn", &elsewhere)]
-    ));
-    assert!(
-        t["Statement"][0]["Condition"].get("StringEquals").is_none(),
-        "no external id condition unless set: {t}"
-    );
-
     let server = format!("arn:aws:iam::{CENTRAL}:role/sgops-serve");
-    assert!(
-        !trusts(
-            &t,
-            ("AWS", &root),
-            "sts:AssumeRole",
-            &[("aws:PrincipalArn", &server)]
-        ),
-        "no server unless named"
-    );
-    let with_server = Stack::new(
-        "member-role.yaml",
-        MEMBER,
-        "us-east-1",
-        &[
-            ("CentralAccountId", CENTRAL),
-            ("Access", "ReadWrite"),
-            ("ServerRoleName", "sgops-serve"),
-        ],
-    )
-    .trust("Role");
-    for r in [&plan, &apply, &server] {
+    let other = format!("arn:aws:iam::{CENTRAL}:role/admin");
+    let elsewhere = "arn:aws:iam::333333333333:role/sgops-apply".to_string();
+
+    let m = member(&[]);
+    for role in [READER, WRITER] {
+        let t = m.trust(role);
+        assert_eq!(t["Statement"].as_array().map(Vec::len), Some(1), "{t}");
         assert!(
-            trusts(
-                &with_server,
-                ("AWS", &root),
+            t["Statement"][0]["Condition"].get("StringEquals").is_none(),
+            "no external id condition unless set: {t}"
+        );
+        assert!(!member_trusts(&m, role, &other, None), "{role}");
+        assert!(
+            !member_trusts(&m, role, &server, None),
+            "{role}: no server unless named"
+        );
+        assert!(
+            !trusts(
+                &t,
+                ("AWS", "arn:aws:iam::333333333333:root"),
                 "sts:AssumeRole",
-                &[("aws:PrincipalArn", r)]
+                &[("aws:PrincipalArn", &elsewhere)]
             ),
-            "{r}"
+            "{role}"
         );
     }
-    assert!(!trusts(
-        &with_server,
-        ("AWS", &root),
-        "sts:AssumeRole",
-        &[("aws:PrincipalArn", &other)]
-    ));
+    // The reader: plan and apply. The writer: apply only.
+    assert!(member_trusts(&m, READER, &plan, None));
+    assert!(member_trusts(&m, READER, &apply, None));
+    assert!(member_trusts(&m, WRITER, &apply, None));
+    assert!(
+        !member_trusts(&m, WRITER, &plan, None),
+        "the plan role (which pull requests use) must not reach the writer"
+    );
 
-    let t = member("ReadOnly", "ext-42").trust("Role");
-    assert!(trusts(
-        &t,
-        ("AWS", &root),
-        "sts:AssumeRole",
-        &[("aws:PrincipalArn", &plan), ("sts:ExternalId", "ext-42")]
-    ));
-    assert!(!trusts(
-        &t,
-        ("AWS", &root),
-        "sts:AssumeRole",
-        &[("aws:PrincipalArn", &plan)]
-    ));
-    assert!(!trusts(
-        &t,
-        ("AWS", &root),
-        "sts:AssumeRole",
-        &[("aws:PrincipalArn", &plan), ("sts:ExternalId", "ext-43")]
-    ));
+    // With a server: trusted by both, and still no plan role on the writer.
+    let s = member(&[("ServerRoleName", "sgops-serve")]);
+    for (role, who, want) in [
+        (READER, &plan, true),
+        (READER, &apply, true),
+        (READER, &server, true),
+        (WRITER, &plan, false),
+        (WRITER, &apply, true),
+        (WRITER, &server, true),
+        (WRITER, &other, false),
+        (READER, &other, false),
+    ] {
+        assert_eq!(member_trusts(&s, role, who, None), want, "{role} {who}");
+    }
+
+    // With an external id: it must be passed, and right; the plan role still never writes.
+    let e = member(&[("ExternalId", "ext-42"), ("ServerRoleName", "sgops-serve")]);
+    for role in [READER, WRITER] {
+        assert!(member_trusts(&e, role, &apply, Some("ext-42")), "{role}");
+        assert!(!member_trusts(&e, role, &apply, None), "{role}");
+        assert!(!member_trusts(&e, role, &apply, Some("ext-43")), "{role}");
+    }
+    assert!(member_trusts(&e, READER, &plan, Some("ext-42")));
+    assert!(!member_trusts(&e, WRITER, &plan, Some("ext-42")));
+}
+
+/// What a pull request can reach: the plan role's AssumeRole grants (central.yaml) meet the
+/// member roles' trust (member-role.yaml). Every member role it reaches must only read, and
+/// the writer must be out of reach from both sides.
+#[test]
+fn a_pull_request_cannot_reach_a_role_that_writes() {
+    let plan = format!("arn:aws:iam::{CENTRAL}:role/sgops-plan");
+    for central_params in [&[][..], &[("OrganizationId", "o-abcdefghij")]] {
+        let c = central(central_params);
+        let p = c.permissions("PlanRole");
+        let ctx: BTreeMap<&str, &str> = central_params
+            .iter()
+            .map(|_| ("aws:ResourceOrgID", "o-abcdefghij"))
+            .collect();
+        for member_params in [
+            &[][..],
+            &[("ServerRoleName", "sgops-serve")],
+            &[("ExternalId", "ext-42")],
+        ] {
+            let m = member(member_params);
+            let mut reached = Vec::new();
+            for role in m.resources_of("AWS::IAM::Role") {
+                let name = m.resource(&role).expect("created")["RoleName"]
+                    .as_str()
+                    .expect("a name")
+                    .to_string();
+                let arn = format!("arn:aws:iam::{MEMBER}:role/{name}");
+                let granted = allows(&p, "sts:AssumeRole", &arn, &ctx);
+                let trusted = member_trusts(&m, &role, &plan, Some("ext-42"));
+                if role == WRITER {
+                    assert!(!granted, "central.yaml lets the plan role assume {arn}");
+                    assert!(
+                        !trusted,
+                        "member-role.yaml {member_params:?}: the writer trusts the plan role"
+                    );
+                }
+                if granted && trusted {
+                    reached.push(role.clone());
+                    for s in m.permissions(&role) {
+                        for a in &s.actions {
+                            assert!(
+                                a.starts_with("ec2:Describe"),
+                                "the plan role reaches {role}, which grants {a}"
+                            );
+                        }
+                    }
+                }
+            }
+            assert_eq!(reached, [READER], "{central_params:?} {member_params:?}");
+        }
+    }
 }
 
 #[test]
@@ -598,10 +662,21 @@ fn central_roles_read_the_allowlist_sgops_reads_and_assume_only_member_roles() {
         c.params["AllowlistParameterPrefix"],
         defaults.allowlist.parameter_prefix
     );
-    let m = member("ReadOnly", "");
+    let m = member(&[]);
     assert_eq!(m.params["RoleName"], defaults.role_name);
+    assert_eq!(m.params["ReaderRoleName"], c.params["MemberReaderRoleName"]);
+    assert_ne!(m.params["ReaderRoleName"], m.params["RoleName"]);
     assert_eq!(m.params["PlanRoleName"], c.params["PlanRoleName"]);
     assert_eq!(m.params["ApplyRoleName"], c.params["ApplyRoleName"]);
+    // The central stack refuses a reader named like the writer (its Rules).
+    let rule = &c.template["Rules"]["ReaderIsNotWriter"]["Assertions"][0]["Assert"];
+    assert_eq!(
+        rule,
+        &json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "MemberReaderRoleName"}, {"Ref": "MemberRoleName"}]}]})
+    );
+    assert_eq!(c.eval(rule), Some(json!(true)));
+    let same = central(&[("MemberReaderRoleName", "sgops-reconciler")]);
+    assert_eq!(same.eval(rule), Some(json!(false)));
 
     let param = format!(
         "arn:aws:ssm:us-east-1:{CENTRAL}:parameter{}ec2",
@@ -626,9 +701,19 @@ fn central_roles_read_the_allowlist_sgops_reads_and_assume_only_member_roles() {
         assert!(allows(
             &p,
             "sts:AssumeRole",
-            &format!("arn:aws:iam::{MEMBER}:role/sgops-reconciler"),
+            &format!("arn:aws:iam::{MEMBER}:role/sgops-reader"),
             &none
         ));
+        assert_eq!(
+            allows(
+                &p,
+                "sts:AssumeRole",
+                &format!("arn:aws:iam::{MEMBER}:role/sgops-reconciler"),
+                &none
+            ),
+            role == "ApplyRole",
+            "{role}: only the apply role may assume the writer"
+        );
         assert!(!allows(
             &p,
             "sts:AssumeRole",
@@ -638,11 +723,29 @@ fn central_roles_read_the_allowlist_sgops_reads_and_assume_only_member_roles() {
     }
     // With an organization id: only roles of that organization.
     let c = central(&[("OrganizationId", "o-abcdefghij")]);
-    let p = c.permissions("PlanRole");
-    let role = format!("arn:aws:iam::{MEMBER}:role/sgops-reconciler");
     let ctx = |org| BTreeMap::from([("aws:ResourceOrgID", org)]);
-    assert!(allows(&p, "sts:AssumeRole", &role, &ctx("o-abcdefghij")));
-    assert!(!allows(&p, "sts:AssumeRole", &role, &ctx("o-zzzzzzzzzz")));
+    for (role, member_role) in [
+        ("PlanRole", "sgops-reader"),
+        ("ApplyRole", "sgops-reader"),
+        ("ApplyRole", "sgops-reconciler"),
+    ] {
+        let p = c.permissions(role);
+        let arn = format!("arn:aws:iam::{MEMBER}:role/{member_role}");
+        assert!(
+            allows(&p, "sts:AssumeRole", &arn, &ctx("o-abcdefghij")),
+            "{role}"
+        );
+        assert!(
+            !allows(&p, "sts:AssumeRole", &arn, &ctx("o-zzzzzzzzzz")),
+            "{role}"
+        );
+    }
+    assert!(!allows(
+        &c.permissions("PlanRole"),
+        "sts:AssumeRole",
+        &format!("arn:aws:iam::{MEMBER}:role/sgops-reconciler"),
+        &ctx("o-abcdefghij")
+    ));
 }
 
 #[test]

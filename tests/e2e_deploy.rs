@@ -1,8 +1,9 @@
 //! `deploy/` end to end against moto: the central stack and a member role stack deployed into
 //! moto's CloudFormation, then `sgops plan` and `sgops apply` run with credentials of the roles
 //! they created (the plan and apply roles by web identity, as GitHub's OIDC token would, and
-//! through them the member role of the workload account), through a proxy that records every
-//! AWS call sgops makes.
+//! through them the member roles of the workload account: the reader for the plan, the writer
+//! for apply), through a proxy that records every AWS call sgops makes and every role it asks
+//! for.
 //!
 //! moto evaluates no IAM policy (and creates no OIDC provider from a template): what this test
 //! proves is that the stacks deploy, that the roles and the allow-list parameter exist as the
@@ -138,10 +139,11 @@ fn counts(proxy: &FaultProxy) -> BTreeMap<String, u64> {
 }
 
 /// The policies that govern each call sgops makes: STS and SSM calls are the central role's,
-/// EC2 calls the member role's.
+/// EC2 calls the member role's (`member_role`, the one AssumeRole asked for).
 struct Grants<'a> {
     central: &'a [Statement],
     member: &'a [Statement],
+    member_role: &'a str,
     central_account: &'a str,
     workload: &'a str,
     group: &'a str,
@@ -157,7 +159,7 @@ impl Grants<'_> {
                 "AssumeRole" => (
                     self.central,
                     "sts:AssumeRole".to_string(),
-                    format!("arn:aws:iam::{}:role/sgops-reconciler", self.workload),
+                    format!("arn:aws:iam::{}:role/{}", self.workload, self.member_role),
                 ),
                 "GetParameter" => (
                     self.central,
@@ -250,10 +252,9 @@ async fn sgops_plans_and_applies_through_the_roles_the_stacks_create() {
         expect.resource("AllowlistParameter").expect("parameter")["Value"]
     );
 
-    // The member role in the workload account, read-write, with an external id.
+    // The member roles in the workload account (reader and writer), with an external id.
     let member_params = [
         ("CentralAccountId", central_account.as_str()),
-        ("Access", "ReadWrite"),
         ("ExternalId", EXTERNAL_ID),
     ];
     let member = deploy(
@@ -268,12 +269,39 @@ async fn sgops_plans_and_applies_through_the_roles_the_stacks_create() {
         format!("arn:aws:iam::{workload}:role/sgops-reconciler").as_str()
     );
     assert_eq!(
+        member["outputs"]["ReaderRoleArn"],
+        format!("arn:aws:iam::{workload}:role/sgops-reader").as_str()
+    );
+    assert_eq!(
         without_nulls(&member["roles"]["sgops-reconciler"]["trust"]),
         member_expect.trust("Role")
     );
     assert_eq!(
+        without_nulls(&member["roles"]["sgops-reader"]["trust"]),
+        member_expect.trust("ReaderRole")
+    );
+    assert_eq!(
         member["roles"]["sgops-reconciler"]["policies"],
         serde_json::json!(["sgops-read", "sgops-write"])
+    );
+    assert_eq!(
+        member["roles"]["sgops-reader"]["policies"],
+        serde_json::json!(["sgops-read"])
+    );
+    // As created in moto: the writer trusts the apply role and not the plan role; the reader
+    // trusts both.
+    let principals = |role: &str| {
+        without_nulls(
+            &member["roles"][role]["trust"]["Statement"][0]["Condition"]["ArnEquals"]["aws:PrincipalArn"],
+        )
+    };
+    assert_eq!(
+        principals("sgops-reconciler"),
+        serde_json::json!([apply_role.as_str()])
+    );
+    assert_eq!(
+        principals("sgops-reader"),
+        serde_json::json!([plan_role.as_str(), apply_role.as_str()])
     );
 
     // A workload: one group with a baseline rule and an exception made by hand.
@@ -297,7 +325,7 @@ async fn sgops_plans_and_applies_through_the_roles_the_stacks_create() {
     std::fs::write(
         repo.path().join("sgops.yaml"),
         format!(
-            "allowlist:\n  parameter_prefix: /vpcx/aws/boto3-proxy/allowed-actions/\n  region: {REGION}\nrole_name: sgops-reconciler\nexternal_id: {EXTERNAL_ID}\nrule_tags:\n  vpcx:skip_enforcement: \"yes\"\naccounts:\n  app: \"{workload}\"\nregions: [{REGION}]\n"
+            "allowlist:\n  parameter_prefix: /vpcx/aws/boto3-proxy/allowed-actions/\n  region: {REGION}\nrole_name: sgops-reconciler\nread_role_name: sgops-reader\nexternal_id: {EXTERNAL_ID}\nrule_tags:\n  vpcx:skip_enforcement: \"yes\"\naccounts:\n  app: \"{workload}\"\nregions: [{REGION}]\n"
         ),
     )
     .expect("write sgops.yaml");
@@ -318,19 +346,11 @@ async fn sgops_plans_and_applies_through_the_roles_the_stacks_create() {
     let plan_policy = central_expect.permissions("PlanRole");
     let apply_policy = central_expect.permissions("ApplyRole");
     let member_rw = member_expect.permissions("Role");
-    let member_ro = Stack::new(
-        "member-role.yaml",
-        &workload,
-        REGION,
-        &[
-            ("CentralAccountId", central_account.as_str()),
-            ("Access", "ReadOnly"),
-            ("ExternalId", EXTERNAL_ID),
-        ],
-    )
-    .permissions("Role");
+    let member_ro = member_expect.permissions("ReaderRole");
+    let reader_arn = format!("arn:aws:iam::{workload}:role/sgops-reader");
+    let writer_arn = format!("arn:aws:iam::{workload}:role/sgops-reconciler");
 
-    // Plan with the plan role: the allow-list is the stack's parameter, the member role is
+    // Plan with the plan role: the allow-list is the stack's parameter, the member reader is
     // reached through it.
     let before = counts(&proxy);
     let (code, out, err) = sgops_as(
@@ -364,22 +384,37 @@ async fn sgops_plans_and_applies_through_the_roles_the_stacks_create() {
         plan_calls.contains_key("DescribeSecurityGroupRules"),
         "{plan_calls:?}"
     );
-    // Every call of the plan is granted to the plan role and the member role; the read-only
-    // member role is enough.
-    for member in [&member_ro, &member_rw] {
-        let g = Grants {
-            central: &plan_policy,
-            member,
-            central_account: &central_account,
-            workload: &workload,
-            group: &group,
-        };
-        assert_eq!(
-            g.denied(&plan_calls),
-            Vec::<String>::new(),
-            "{plan_calls:?}"
-        );
-    }
+    // The plan asked for the reader, once, and for no other role.
+    assert_eq!(
+        proxy.assumed_roles(),
+        BTreeMap::from([(reader_arn.clone(), 1)]),
+        "the plan assumes the reader only"
+    );
+    // Every call of the plan is granted to the plan role and the member reader.
+    let g = Grants {
+        central: &plan_policy,
+        member: &member_ro,
+        member_role: "sgops-reader",
+        central_account: &central_account,
+        workload: &workload,
+        group: &group,
+    };
+    assert_eq!(
+        g.denied(&plan_calls),
+        Vec::<String>::new(),
+        "{plan_calls:?}"
+    );
+    // The plan role may not assume the writer: were the plan to ask for it, the check fails.
+    let via_writer = Grants {
+        member: &member_rw,
+        member_role: "sgops-reconciler",
+        ..g
+    };
+    assert_eq!(
+        via_writer.denied(&plan_calls),
+        [format!("sts:AssumeRole on {writer_arn}")],
+        "{plan_calls:?}"
+    );
 
     // Apply with the apply role.
     let before = counts(&proxy);
@@ -387,9 +422,16 @@ async fn sgops_plans_and_applies_through_the_roles_the_stacks_create() {
     assert_eq!(code, 0, "apply: {out}\n{err}");
     let apply_calls = calls_since(&proxy, &before);
     eprintln!("apply's AWS calls: {apply_calls:?}");
+    // apply asked for the writer, once (its reads and writes share the session).
+    assert_eq!(
+        proxy.assumed_roles(),
+        BTreeMap::from([(reader_arn.clone(), 1), (writer_arn.clone(), 1)]),
+        "apply assumes the writer only"
+    );
     let g = Grants {
         central: &apply_policy,
         member: &member_rw,
+        member_role: "sgops-reconciler",
         central_account: &central_account,
         workload: &workload,
         group: &group,
@@ -399,9 +441,10 @@ async fn sgops_plans_and_applies_through_the_roles_the_stacks_create() {
         Vec::<String>::new(),
         "{apply_calls:?}"
     );
-    // The check can fail: the read-only member role does not grant what apply called.
+    // The check can fail: the member reader does not grant what apply called.
     let ro = Grants {
         member: &member_ro,
+        member_role: "sgops-reader",
         ..g
     };
     let refused = ro.denied(&apply_calls);

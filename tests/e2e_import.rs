@@ -404,3 +404,43 @@ async fn import_refuses_bad_arguments() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn import_reads_with_the_read_role() {
+    let acct = account_id();
+    let repo = Repo::new(&[("app", &acct)], "read_role_name: sgops-reader\n");
+    let ec2 = ec2(&acct, "us-east-1").await;
+    let vpc = create_vpc(&ec2).await;
+    let group = create_group(&ec2, &vpc, "app").await;
+    add_ingress(
+        &ec2,
+        &group,
+        443,
+        443,
+        "203.0.113.0/24",
+        Some("Partner"),
+        &[],
+    )
+    .await;
+    let import = |proxy: &FaultProxy| {
+        repo.sgops_via(
+            &proxy.url,
+            &["import", "app", "us-east-1", &group, "--ticket", "CHG-9"],
+        )
+    };
+    // The write role (`role_name: sgops`) denied: import does not need it.
+    let proxy = FaultProxy::start(&["--deny-role", "sgops"]);
+    let (code, out, err) = import(&proxy);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("203.0.113.0/24"), "{out}");
+    let reader = format!("arn:aws:iam::{acct}:role/sgops-reader");
+    assert_eq!(
+        proxy.stats()["assumed_roles"],
+        serde_json::json!({ reader.clone(): 1 })
+    );
+    // The read role denied: import fails, naming it.
+    let proxy = FaultProxy::start(&["--deny-role", "sgops-reader"]);
+    let (code, _, err) = import(&proxy);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("cannot assume {reader}")), "{err}");
+}

@@ -984,3 +984,56 @@ fn without_request_id(line: &str) -> String {
         None => line.to_string(),
     }
 }
+
+#[tokio::test]
+async fn invoke_assumes_the_write_role() {
+    let w = world(Some(ALLOW_INGRESS)).await;
+    let cfg = std::fs::read_to_string(w.repo.path().join("sgops.yaml")).expect("read");
+    std::fs::write(
+        w.repo.path().join("sgops.yaml"),
+        format!("{cfg}read_role_name: sgops-reader\n"),
+    )
+    .expect("write sgops.yaml");
+    std::fs::write(
+        w.repo.path().join("body.json"),
+        w.authorize_body(443, "203.0.113.0/24"),
+    )
+    .expect("write body");
+    let args = [
+        "invoke",
+        "app",
+        "us-east-1",
+        "ec2",
+        "authorize_security_group_ingress",
+        "--body",
+        "body.json",
+    ];
+    // The read role denied: invoke does not use it.
+    let proxy = FaultProxy::start(&["--deny-role", "sgops-reader"]);
+    let r = Run::from(w.repo.sgops_via(&proxy.url, &args));
+    assert_eq!(r.code, 0, "{r:?}");
+    let writer = format!("arn:aws:iam::{}:role/sgops", w.acct);
+    assert_eq!(
+        proxy.stats()["assumed_roles"],
+        serde_json::json!({ writer.clone(): 1 })
+    );
+    assert_eq!(
+        rules(&w.ec2, &w.group)
+            .await
+            .iter()
+            .filter(|r| r.from == 443)
+            .count(),
+        1
+    );
+    // The write role denied: refused by AWS, naming the role; nothing created.
+    let proxy = FaultProxy::start(&["--deny-role", "sgops"]);
+    std::fs::write(
+        w.repo.path().join("body.json"),
+        w.authorize_body(8443, "203.0.113.0/24"),
+    )
+    .expect("write body");
+    let r = Run::from(w.repo.sgops_via(&proxy.url, &args));
+    assert_ne!(r.code, 0, "{r:?}");
+    assert!(r.err.contains(&format!("cannot assume {writer}")), "{r:?}");
+    assert!(!rules(&w.ec2, &w.group).await.iter().any(|r| r.from == 8443));
+}

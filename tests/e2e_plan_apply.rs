@@ -811,3 +811,206 @@ async fn a_pull_request_is_planned_under_the_base_branch_policy() {
         "{text}"
     );
 }
+
+/// The roles sgops asked to assume, by ARN, with how often.
+fn roles(pairs: &[(&str, u64)]) -> std::collections::BTreeMap<String, u64> {
+    pairs.iter().map(|(a, n)| (a.to_string(), *n)).collect()
+}
+
+#[tokio::test]
+async fn plans_assume_the_read_role_and_apply_the_write_role() {
+    // `role_name: sgops` (the writer, from Repo::new) and a read role beside it; a second
+    // account with roles of its own.
+    let w = world(ALL_ACTIONS, "read_role_name: sgops-reader\n").await;
+    let own = account_id();
+    let cfg = std::fs::read_to_string(w.repo.path().join("sgops.yaml")).expect("read");
+    std::fs::write(
+        w.repo.path().join("sgops.yaml"),
+        cfg.replace(
+            "accounts:\n",
+            &format!(
+                "accounts:\n  own: {{ id: \"{own}\", role_name: own-writer, read_role_name: own-reader }}\n"
+            ),
+        ),
+    )
+    .expect("write sgops.yaml");
+    let own_ec2 = ec2(&own, "us-east-1").await;
+    let own_vpc = create_vpc(&own_ec2).await;
+    let own_group = create_group(&own_ec2, &own_vpc, "app").await;
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(
+            &w.group,
+            &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")],
+        ),
+    );
+    w.repo.file(
+        "own",
+        "us-east-1",
+        "app",
+        &file(
+            &own_group,
+            &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")],
+        ),
+    );
+    let reader = format!("arn:aws:iam::{}:role/sgops-reader", w.acct);
+    let writer = format!("arn:aws:iam::{}:role/sgops", w.acct);
+    let own_reader = format!("arn:aws:iam::{own}:role/own-reader");
+    let own_writer = format!("arn:aws:iam::{own}:role/own-writer");
+
+    // The write roles denied, as IAM denies them to the central plan role: a plan never
+    // needs them, and never asks for them.
+    let proxy = FaultProxy::start(&["--deny-role", "sgops", "--deny-role", "own-writer"]);
+    let (code, out, err) = w.repo.sgops_via(
+        &proxy.url,
+        &["plan", "--detailed-exitcode", "--format", "json"],
+    );
+    assert_eq!(code, 2, "{out}\n{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).expect("plan JSON");
+    assert_eq!(actions(&plan), ["web:create", "web:create"], "{out}");
+    assert_eq!(
+        proxy.assumed_roles(),
+        roles(&[(&reader, 1), (&own_reader, 1)])
+    );
+    // apply asks for the write roles, denied here: it fails naming them, and nothing changes.
+    let (code, out, err) = w.repo.sgops_via(&proxy.url, &["apply"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    for arn in [&writer, &own_writer] {
+        assert!(
+            err.contains(&format!("cannot assume {arn}")) && err.contains("AccessDenied"),
+            "{arn}: {err}"
+        );
+    }
+    assert_eq!(
+        proxy.assumed_roles(),
+        roles(&[
+            (&reader, 1),
+            (&own_reader, 1),
+            (&writer, 1),
+            (&own_writer, 1)
+        ])
+    );
+    assert!(
+        !ingress(&w.ec2, &w.group)
+            .await
+            .iter()
+            .any(|r| r.from == 443)
+    );
+
+    // The read roles denied: the plan fails, naming the role it could not assume.
+    let proxy = FaultProxy::start(&["--deny-role", "sgops-reader", "--deny-role", "own-reader"]);
+    let (code, out, err) = w.repo.sgops_via(&proxy.url, &["plan", "--format", "json"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let plan: serde_json::Value = serde_json::from_str(&out).expect("plan JSON");
+    let errors = plan["errors"].to_string();
+    assert!(
+        errors.contains(&format!(
+            "cannot assume {reader} in account app ({})",
+            w.acct
+        )) && errors.contains(&format!(
+            "cannot assume {own_reader} in account own ({own})"
+        )),
+        "{errors}"
+    );
+    assert!(err.contains(&format!("cannot assume {reader}")), "{err}");
+    // apply needs no read role: one AssumeRole per account, of the write role, serves its
+    // reads and its writes.
+    let (code, out, err) = w.repo.sgops_via(&proxy.url, &["apply"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        proxy.assumed_roles(),
+        roles(&[
+            (&reader, 1),
+            (&own_reader, 1),
+            (&writer, 1),
+            (&own_writer, 1)
+        ])
+    );
+    assert!(
+        ingress(&w.ec2, &w.group)
+            .await
+            .iter()
+            .any(|r| r.from == 443)
+    );
+    assert!(
+        ingress(&own_ec2, &own_group)
+            .await
+            .iter()
+            .any(|r| r.from == 443)
+    );
+}
+
+#[tokio::test]
+async fn without_a_read_role_plans_use_role_name() {
+    let w = world(ALL_ACTIONS, "").await;
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(
+            &w.group,
+            &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")],
+        ),
+    );
+    let proxy = FaultProxy::start(&[]);
+    let (code, out, err) = w
+        .repo
+        .sgops_via(&proxy.url, &["plan", "--detailed-exitcode"]);
+    assert_eq!(code, 2, "{out}\n{err}");
+    let (code, out, err) = w.repo.sgops_via(&proxy.url, &["apply"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let role = format!("arn:aws:iam::{}:role/sgops", w.acct);
+    assert_eq!(proxy.assumed_roles(), roles(&[(&role, 2)]));
+}
+
+#[tokio::test]
+async fn a_pull_request_cannot_point_the_plan_at_the_write_role() {
+    let w = world(ALL_ACTIONS, "read_role_name: sgops-reader\n").await;
+    w.repo.file(
+        "app",
+        "us-east-1",
+        "app",
+        &file(
+            &w.group,
+            &[rule("web", "ingress", 443, "203.0.113.0/24", "Web")],
+        ),
+    );
+    let dir = w.repo.path();
+    git(dir, &["init", "-q"]);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "base"]);
+    let base = git(dir, &["rev-parse", "HEAD"]);
+    // The pull request reads with the write role (`role_name: sgops`).
+    let cfg = std::fs::read_to_string(dir.join("sgops.yaml")).expect("read sgops.yaml");
+    std::fs::write(
+        dir.join("sgops.yaml"),
+        cfg.replace("read_role_name: sgops-reader", "read_role_name: sgops"),
+    )
+    .expect("write sgops.yaml");
+    let proxy = FaultProxy::start(&["--deny-role", "sgops"]);
+    // Under the base's policy the plan reads with the base's read role, and shows the change.
+    let (code, out, err) = w.repo.sgops_via(
+        &proxy.url,
+        &["plan", "--detailed-exitcode", "--policy-from", &base],
+    );
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        out.contains("read_role_name: sgops-reader -> sgops"),
+        "{out}"
+    );
+    let reader = format!("arn:aws:iam::{}:role/sgops-reader", w.acct);
+    assert_eq!(proxy.assumed_roles(), roles(&[(&reader, 1)]));
+    // Had the workflow been edited to drop --policy-from, IAM would still refuse the write
+    // role to the plan role (the proxy stands in for it here).
+    let (code, out, err) = w.repo.sgops_via(&proxy.url, &["plan"]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(
+        err.contains(&format!(
+            "cannot assume arn:aws:iam::{}:role/sgops in account app",
+            w.acct
+        )),
+        "{err}"
+    );
+}

@@ -900,5 +900,37 @@ async fn a_warm_request_costs_one_ec2_call() {
         proxy.stats()["by_action"],
         json!({"AssumeRole": 2, "GetParameter": 1, "DescribeSecurityGroupRules": 6}),
         "one role per account, one allow-list read, one EC2 call per request"
+#[tokio::test]
+async fn the_server_assumes_the_write_role() {
+    let w = world().await;
+    let cfg = std::fs::read_to_string(w.repo.path().join("sgops.yaml")).expect("read");
+    std::fs::write(
+        w.repo.path().join("sgops.yaml"),
+        format!("read_role_name: sgops-reader\n{cfg}"),
+    )
+    .expect("write sgops.yaml");
+    // The read role denied: the server does not use it.
+    let proxy = FaultProxy::start(&["--deny-role", "sgops-reader"]);
+    let s = w.serve_via(&proxy.url);
+    let a = post(
+        &s,
+        &route(
+            "app",
+            "us-east-1",
+            "ec2",
+            "authorize_security_group_ingress",
+        ),
+        Some(&w.token("app-1")),
+        &w.authorize_body(443, "203.0.113.0/24"),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{a:?}\n{}", s.stderr());
+    let writer = format!("arn:aws:iam::{}:role/sgops", w.acct);
+    assert_eq!(proxy.stats()["assumed_roles"], json!({ writer.clone(): 1 }));
+    assert!(
+        ingress(&w.ec2, &w.group)
+            .await
+            .iter()
+            .any(|r| r.from == 443)
     );
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use jiff::civil::Date;
 
-use crate::aws::Aws;
+use crate::aws::{Access, Aws};
 use crate::cli::ImportArgs;
 use crate::config::Config;
 use crate::error::{Error, Exit};
@@ -18,6 +18,9 @@ use crate::live::LiveRead;
 use crate::live::Target;
 use crate::live::aws::AwsEc2;
 use crate::rules::{GroupRef, check_resource_id, check_rule_tag, check_ticket, is_valid_region};
+
+/// Import only reads: the accounts' read role.
+pub(super) const ACCESS: Access = Access::Read;
 
 pub fn run(config_path: &Path, today: Date, args: &ImportArgs) -> Result<Exit, Error> {
     check_ticket(&args.ticket).map_err(|m| Error::Usage(format!("--ticket: {m}")))?;
@@ -54,7 +57,7 @@ fn one(
     let rt = super::runtime()?;
     let group = GroupRef::Id(security_group.to_string());
     let (live, aws) = rt.block_on(async {
-        let aws = Aws::load(&cfg).await;
+        let aws = Aws::load(&cfg).await.with_access(ACCESS);
         let session = aws.assume(&cfg, name, account).await?;
         let ec2 = AwsEc2 {
             client: session.ec2(region),
@@ -263,7 +266,7 @@ fn every(config_path: &Path, today: Date, args: &ImportArgs) -> Result<Exit, Err
     };
     let rt = super::runtime()?;
     let (read, aws) = rt.block_on(async {
-        let aws = Aws::load(&cfg).await;
+        let aws = Aws::load(&cfg).await.with_access(ACCESS);
         let read = all::read(&aws, &cfg, &targets, &|r| template.chooses(r)).await;
         (read, aws)
     });

@@ -9,13 +9,16 @@ use std::io::Read as _;
 use std::path::Path;
 
 use crate::allowlist;
-use crate::aws::{Aws, AwsError};
+use crate::aws::{Access, Aws, AwsError};
 use crate::cli::InvokeArgs;
 use crate::config::{Account, Config};
 use crate::error::{Error, Exit};
 use crate::invoke::{self, Action, Refusal};
 
 use super::{account_in, load_config, print_stats, print_stdout};
+
+/// Invoke changes security-group rules: the accounts' write role.
+pub(super) const ACCESS: Access = Access::Write;
 
 pub fn run(config_path: &Path, args: &InvokeArgs) -> Result<Exit, Error> {
     let cfg = load_config(config_path)?;
@@ -28,7 +31,7 @@ pub fn run(config_path: &Path, args: &InvokeArgs) -> Result<Exit, Error> {
     })?;
     let rt = super::runtime()?;
     rt.block_on(async {
-        let aws = Aws::load(&cfg).await;
+        let aws = Aws::load(&cfg).await.with_access(ACCESS);
         let result = invoke(&aws, &cfg, name, account, args).await;
         // Refusals and failures too: the counts show what reached AWS.
         if args.stats {

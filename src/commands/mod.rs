@@ -165,3 +165,18 @@ pub(crate) fn print_stdout(s: &str) -> Result<(), Error> {
         _ => Ok(()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::aws::Access;
+
+    /// The commands that reach into the accounts, and the role each assumes there: only
+    /// those that change security-group rules get the write role.
+    #[test]
+    fn only_commands_that_write_assume_the_write_role() {
+        assert_eq!(super::import::ACCESS, Access::Read);
+        assert_eq!(super::invoke::ACCESS, Access::Write);
+        assert_eq!(crate::serve::ACCESS, Access::Write);
+        // plan and apply: their scopes, tested in plan.rs.
+    }
+}

@@ -6,7 +6,7 @@ use std::path::Path;
 use jiff::civil::Date;
 
 use crate::apply::{ApplyReport, ChangeResult};
-use crate::aws::Aws;
+use crate::aws::{Access, Aws};
 use crate::cli::{ApplyArgs, Format, PlanArgs, PolicyArgs, Shard};
 use crate::diag::Severity;
 use crate::engine;
@@ -77,12 +77,42 @@ struct Planned {
 }
 
 /// What to plan: the repository's accounts (`only` and `shard` narrow them), under which
-/// policy, and where a refused plan goes.
+/// policy, where a refused plan goes, and with which of the accounts' roles.
 struct Scope<'a> {
     only: &'a [String],
     shard: Option<Shard>,
     policy: &'a PolicyArgs,
     invalid_out: Option<&'a Path>,
+    /// The read role for a plan; the write role for apply, whose reads and writes share one
+    /// session per account (one AssumeRole).
+    access: Access,
+}
+
+/// The policy of `apply`: on main, its own sgops.yaml is the merged, reviewed policy.
+const OWN_POLICY: PolicyArgs = PolicyArgs { policy_from: None };
+
+impl<'a> Scope<'a> {
+    /// `sgops plan` (and drift, which is a plan): reads only, with the read role.
+    fn plan(args: &'a PlanArgs) -> Scope<'a> {
+        Scope {
+            only: &args.accounts,
+            shard: args.shard,
+            policy: &args.policy,
+            invalid_out: args.out.as_deref(),
+            access: Access::Read,
+        }
+    }
+
+    /// `sgops apply`: no shard, its own policy, the write role.
+    fn apply(args: &'a ApplyArgs) -> Scope<'a> {
+        Scope {
+            only: &args.accounts,
+            shard: None,
+            policy: &OWN_POLICY,
+            invalid_out: None,
+            access: Access::Write,
+        }
+    }
 }
 
 async fn make(
@@ -96,6 +126,7 @@ async fn make(
         shard,
         policy,
         invalid_out,
+        access,
     } = scope;
     let repo = load(config, rules, today, policy, invalid_out)?;
     let cfg = repo
@@ -103,7 +134,7 @@ async fn make(
         .clone()
         .ok_or_else(|| Error::Usage("sgops.yaml could not be read".into()))?;
     let targets = engine::targets(&cfg, &repo.desired, only, shard)?;
-    let aws = Aws::load(&cfg).await;
+    let aws = Aws::load(&cfg).await.with_access(access);
     let allow = if targets.is_empty() {
         Default::default()
     } else {
@@ -126,13 +157,7 @@ async fn make(
 }
 
 pub fn plan(config: &Path, rules: &Path, today: Date, args: &PlanArgs) -> Result<Exit, Error> {
-    let scope = Scope {
-        only: &args.accounts,
-        shard: args.shard,
-        policy: &args.policy,
-        invalid_out: args.out.as_deref(),
-    };
-    let p = runtime()?.block_on(make(config, rules, today, scope))?;
+    let p = runtime()?.block_on(make(config, rules, today, Scope::plan(args)))?;
     let plan = &p.plan;
     if let Some(out) = &args.out {
         write_file(out, &render::json(plan))?;
@@ -254,14 +279,7 @@ async fn run_apply(
     today: Date,
     args: &ApplyArgs,
 ) -> Result<(ApplyReport, String), Error> {
-    // apply runs on main: its own sgops.yaml is the merged, reviewed policy.
-    let scope = Scope {
-        only: &args.accounts,
-        shard: None,
-        policy: &PolicyArgs { policy_from: None },
-        invalid_out: None,
-    };
-    let p = make(config, rules, today, scope).await?;
+    let p = make(config, rules, today, Scope::apply(args)).await?;
     let plan = &p.plan;
     let cfg = p
         .repo
@@ -417,5 +435,41 @@ impl Journal {
 
     fn finish(&self, r: &ApplyReport) {
         self.line(&serde_json::json!({ "fingerprint": r.fingerprint, "summary": r.summary }));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn command(args: &[&str]) -> Command {
+        Cli::try_parse_from(std::iter::once("sgops").chain(args.iter().copied()))
+            .expect("valid command line")
+            .command
+    }
+
+    #[test]
+    fn plans_read_with_the_read_role_and_apply_uses_the_write_role() {
+        for args in [
+            &["plan"][..],
+            &["plan", "--detailed-exitcode", "--policy-from", "abc123"],
+            &["plan", "--shard", "1/2", "--out", "plan.json"],
+        ] {
+            let Command::Plan(a) = command(args) else {
+                panic!("{args:?} is not a plan")
+            };
+            assert_eq!(Scope::plan(&a).access, Access::Read, "{args:?}");
+        }
+        let Command::Apply(a) = command(&["apply", "--plan", "plan.json", "--account", "a"]) else {
+            panic!("not an apply")
+        };
+        let s = Scope::apply(&a);
+        assert_eq!(s.access, Access::Write);
+        // Apply's own sgops.yaml is the policy (it runs on main after review).
+        assert_eq!(s.policy.policy_from, None);
+        assert_eq!(s.only, ["a"]);
     }
 }

@@ -67,7 +67,7 @@ pub fn run(config: &Path, rules: &Path, today: Date, args: &ReportArgs) -> Resul
         let targets = report::targets_of(cfg, &r.rules);
         let rt = runtime()?;
         let calls = rt.block_on(async {
-            let aws = Aws::load(cfg).await;
+            let aws = Aws::load(cfg).await.with_access(crate::aws::Access::Read);
             let read = engine::read(&aws, cfg, &repo.desired, &targets).await;
             r.errors = report::add_status(&mut r.rules, &read.live);
             aws.calls.snapshot().render()

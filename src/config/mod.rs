@@ -34,7 +34,12 @@ pub const TAGS_TAG: &str = "sgops:tags";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub allowlist: AllowlistConfig,
+    /// The role that writes (apply, invoke, serve): assumed in each account.
     pub role_name: String,
+    /// The role that only reads (plan, import, drift), when it is not `role_name`: a role
+    /// that cannot change security groups, so what plans pull requests never holds write
+    /// access. `None`: reads use `role_name`, as before the split.
+    pub read_role_name: Option<String>,
     pub external_id: Option<String>,
     /// Account name → account, sorted by name so every walk over accounts is deterministic.
     pub accounts: BTreeMap<String, Account>,
@@ -59,11 +64,13 @@ pub struct AllowlistConfig {
     pub region: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Account {
     pub id: String,
     /// Overrides the top-level `role_name` for this account.
     pub role_name: Option<String>,
+    /// Overrides the top-level `read_role_name` for this account.
+    pub read_role_name: Option<String>,
     /// Overrides the top-level `regions` for this account.
     pub regions: Option<Vec<String>>,
 }
@@ -99,6 +106,7 @@ impl Default for Config {
                 region: "us-east-1".into(),
             },
             role_name: "sgops-reconciler".into(),
+            read_role_name: None,
             external_id: None,
             accounts: BTreeMap::new(),
             rule_tags: BTreeMap::new(),
@@ -121,13 +129,44 @@ impl Default for Config {
     }
 }
 
+/// What a command does in the accounts: which of their two roles it assumes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Access {
+    /// Reads only (plan, import, drift): the read role.
+    #[default]
+    Read,
+    /// Changes security-group rules (apply, invoke, serve): the write role.
+    Write,
+}
+
 impl Config {
-    /// The role ARN to assume in `account`.
+    /// The write role's ARN in `account` (what apply, invoke and serve assume).
     pub fn role_arn(&self, account: &Account) -> String {
+        self.role_arn_for(account, Access::Write)
+    }
+
+    /// The name of the role to assume in `account` for `access`. Writes: the account's
+    /// `role_name`, else the top-level one. Reads: the account's `read_role_name`, else the
+    /// top-level `read_role_name`, else the write role (a configuration without a read role
+    /// reads with the one role it names).
+    pub fn role_name_for<'a>(&'a self, account: &'a Account, access: Access) -> &'a str {
+        let write = account.role_name.as_deref().unwrap_or(&self.role_name);
+        match access {
+            Access::Write => write,
+            Access::Read => account
+                .read_role_name
+                .as_deref()
+                .or(self.read_role_name.as_deref())
+                .unwrap_or(write),
+        }
+    }
+
+    /// The role ARN to assume in `account` for `access`.
+    pub fn role_arn_for(&self, account: &Account, access: Access) -> String {
         format!(
             "arn:aws:iam::{}:role/{}",
             account.id,
-            account.role_name.as_deref().unwrap_or(&self.role_name)
+            self.role_name_for(account, access)
         )
     }
 
@@ -150,6 +189,7 @@ impl Config {
 struct RawConfig {
     allowlist: Option<RawAllowlist>,
     role_name: Option<Spanned<String>>,
+    read_role_name: Option<Spanned<String>>,
     external_id: Option<Spanned<String>>,
     accounts: Option<Spanned<BTreeMap<String, Spanned<RawAccount>>>>,
     rule_tags: Option<Spanned<BTreeMap<String, String>>>,
@@ -192,11 +232,13 @@ struct RawQuotas {
     rules_per_group: Option<Spanned<i64>>,
 }
 
-/// An account entry: `"111111111111"` or `{ id: "…", role_name: …, regions: […] }`.
+/// An account entry: `"111111111111"` or
+/// `{ id: "…", role_name: …, read_role_name: …, regions: […] }`.
 #[derive(Default)]
 struct RawAccount {
     id: Option<String>,
     role_name: Option<String>,
+    read_role_name: Option<String>,
     regions: Option<Vec<String>>,
     /// What is wrong with an id written as a number. The entry is kept (with the id it
     /// probably meant), so the account's rule folder is still known and its files checked.
@@ -209,14 +251,14 @@ impl<'de> Deserialize<'de> for RawAccount {
         impl<'de> Visitor<'de> for V {
             type Value = RawAccount;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a quoted 12-digit account id, or { id, role_name, regions }")
+                f.write_str(
+                    "a quoted 12-digit account id, or { id, role_name, read_role_name, regions }",
+                )
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<RawAccount, E> {
                 Ok(RawAccount {
                     id: Some(v.to_string()),
-                    role_name: None,
-                    regions: None,
-                    problem: None,
+                    ..RawAccount::default()
                 })
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<RawAccount, E> {
@@ -250,11 +292,14 @@ impl<'de> Deserialize<'de> for RawAccount {
                     match k.as_str() {
                         "id" => out.id = Some(m.next_value::<String>()?),
                         "role_name" => out.role_name = Some(m.next_value::<String>()?),
+                        "read_role_name" => {
+                            out.read_role_name = Some(m.next_value::<String>()?);
+                        }
                         "regions" => out.regions = Some(m.next_value::<Vec<String>>()?),
                         other => {
                             return Err(de::Error::unknown_field(
                                 other,
-                                &["id", "role_name", "regions"],
+                                &["id", "role_name", "read_role_name", "regions"],
                             ));
                         }
                     }
@@ -349,6 +394,10 @@ pub fn parse_partial(path: &str, text: &str) -> (Option<Config>, Vec<Diagnostic>
         check_role_name(&r.value, yaml::pos(path, &r), &mut diags);
         cfg.role_name = r.value;
     }
+    if let Some(r) = raw.read_role_name {
+        check_role_name(&r.value, yaml::pos(path, &r), &mut diags);
+        cfg.read_role_name = Some(r.value);
+    }
     if let Some(e) = raw.external_id {
         // STS: 2 to 1224 characters of [\w+=,.@:/-].
         if e.value.len() < 2
@@ -410,7 +459,10 @@ pub fn parse_partial(path: &str, text: &str) -> (Option<Config>, Vec<Diagnostic>
                 } else {
                     seen_ids.insert(id.clone(), p.clone());
                 }
-                if let Some(r) = &acct.value.role_name {
+                for r in [&acct.value.role_name, &acct.value.read_role_name]
+                    .into_iter()
+                    .flatten()
+                {
                     check_role_name(r, at(&p), &mut diags);
                 }
                 if let Some(regions) = &acct.value.regions {
@@ -423,6 +475,7 @@ pub fn parse_partial(path: &str, text: &str) -> (Option<Config>, Vec<Diagnostic>
                     Account {
                         id,
                         role_name: acct.value.role_name,
+                        read_role_name: acct.value.read_role_name,
                         regions: acct.value.regions,
                     },
                 );
@@ -632,6 +685,92 @@ concurrency: 16
         assert_eq!(c.rule_tags["vpcx:skip_enforcement"], "yes");
         assert_eq!(c.external_id, None);
         assert_eq!(c.account("222222222222").map(|a| a.0), Some("itx-046"));
+    }
+
+    #[test]
+    fn reads_use_the_read_role_and_writes_the_write_role() {
+        let c = parse(
+            "sgops.yaml",
+            "role_name: writer\nread_role_name: reader\naccounts:\n  a: \"111111111111\"\n  b: { id: \"222222222222\", role_name: b-writer }\n  c: { id: \"333333333333\", read_role_name: c-reader }\n  d: { id: \"444444444444\", role_name: d-writer, read_role_name: d-reader }\n",
+        )
+        .expect("valid");
+        let arns = |name: &str| {
+            let a = &c.accounts[name];
+            (
+                c.role_arn_for(a, Access::Read),
+                c.role_arn_for(a, Access::Write),
+            )
+        };
+        let pair = |id: &str, read: &str, write: &str| {
+            (
+                format!("arn:aws:iam::{id}:role/{read}"),
+                format!("arn:aws:iam::{id}:role/{write}"),
+            )
+        };
+        assert_eq!(arns("a"), pair("111111111111", "reader", "writer"));
+        // An account's own write role does not become its read role: the top-level
+        // read_role_name still applies.
+        assert_eq!(arns("b"), pair("222222222222", "reader", "b-writer"));
+        assert_eq!(arns("c"), pair("333333333333", "c-reader", "writer"));
+        assert_eq!(arns("d"), pair("444444444444", "d-reader", "d-writer"));
+        // `role_arn` is the write role, as before the split.
+        assert_eq!(c.role_arn(&c.accounts["a"]), arns("a").1);
+        assert_eq!(Access::default(), Access::Read);
+    }
+
+    #[test]
+    fn without_a_read_role_reads_use_the_write_role() {
+        let c = parse("sgops.yaml", FULL).expect("valid");
+        assert_eq!(c.read_role_name, None);
+        for (name, role) in [("itx-016", "sgops-reconciler"), ("itx-046", "other-role")] {
+            let a = &c.accounts[name];
+            assert_eq!(c.role_name_for(a, Access::Read), role);
+            assert_eq!(c.role_name_for(a, Access::Write), role);
+        }
+        // Only one account with a read role: the others read with their write role.
+        let c = parse(
+            "sgops.yaml",
+            "accounts:\n  a: \"111111111111\"\n  b: { id: \"222222222222\", read_role_name: b-reader }\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            c.role_name_for(&c.accounts["a"], Access::Read),
+            "sgops-reconciler"
+        );
+        assert_eq!(c.role_name_for(&c.accounts["b"], Access::Read), "b-reader");
+        assert_eq!(
+            c.role_name_for(&c.accounts["b"], Access::Write),
+            "sgops-reconciler"
+        );
+    }
+
+    #[test]
+    fn bad_read_role_names_are_errors_with_their_line() {
+        let e = parse(
+            "sgops.yaml",
+            "read_role_name: 'bad role'\naccounts:\n  a: \"111111111111\"\n  b: { id: \"222222222222\", read_role_name: 'x/y' }\n",
+        )
+        .expect_err("invalid");
+        let msgs: Vec<(u32, &str)> = e.iter().map(|d| (d.pos.line, d.message.as_str())).collect();
+        assert_eq!(
+            msgs,
+            [
+                (
+                    1,
+                    "`bad role` is not an IAM role name (1-64 characters of letters, digits and _+=,.@-)"
+                ),
+                (
+                    4,
+                    "`x/y` is not an IAM role name (1-64 characters of letters, digits and _+=,.@-)"
+                ),
+            ]
+        );
+        let e = parse(
+            "sgops.yaml",
+            "accounts:\n  a: { id: \"111111111111\", reader: x }\n",
+        )
+        .expect_err("unknown");
+        assert!(e[0].message.contains("read_role_name"), "{}", e[0].message);
     }
 
     #[test]

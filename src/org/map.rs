@@ -243,8 +243,7 @@ mod tests {
                 n.to_string(),
                 Account {
                     id: id.to_string(),
-                    role_name: None,
-                    regions: None,
+                    ..Account::default()
                 },
             );
         }

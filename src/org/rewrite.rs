@@ -202,12 +202,16 @@ fn key(name: &str) -> String {
 /// One account as a line of a block map, options (in flow style) included.
 fn entry_line(indent: &str, name: &str, account: &Account, eol: &str) -> String {
     let id = format!("\"{}\"", account.id);
-    if account.role_name.is_none() && account.regions.is_none() {
+    if account.role_name.is_none() && account.read_role_name.is_none() && account.regions.is_none()
+    {
         return format!("{indent}{}: {id}{eol}", key(name));
     }
     let mut parts = vec![format!("id: {id}")];
     if let Some(r) = &account.role_name {
         parts.push(format!("role_name: {}", key(r)));
+    }
+    if let Some(r) = &account.read_role_name {
+        parts.push(format!("read_role_name: {}", key(r)));
     }
     if let Some(regions) = &account.regions {
         parts.push(format!("regions: [{}]", regions.join(", ")));
@@ -228,6 +232,7 @@ pub fn new_accounts(
             let account = Account {
                 id: id.clone(),
                 role_name: kept.and_then(|a| a.role_name.clone()),
+                read_role_name: kept.and_then(|a| a.read_role_name.clone()),
                 regions: kept.and_then(|a| a.regions.clone()),
             };
             (name.clone(), account)

@@ -30,7 +30,7 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use crate::aws::Aws;
+use crate::aws::{Access, Aws};
 use crate::config::{Config, ServeConfig};
 
 pub use keys::parse_jwks;
@@ -52,6 +52,9 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub const BODY_LIMIT: usize = 64 * 1024;
 /// A header longer than this is refused (431) before anything else is looked at.
 pub const HEADER_LIMIT: usize = 8 * 1024;
+
+/// The server changes security-group rules: it assumes the accounts' write role.
+pub const ACCESS: Access = Access::Write;
 
 /// Why the server could not start or stopped.
 #[derive(Debug, thiserror::Error)]
@@ -91,7 +94,9 @@ impl Api {
         let serve = cfg.serve.clone().ok_or(ServeError::NotConfigured)?;
         // Bounded retries and timeouts: a caller waits for an answer, and an unreachable AWS
         // is a 503 well within the request timeout, not a hang.
-        let aws = Aws::load_bounded(&cfg, 3, serve.request_timeout / 2).await;
+        let aws = Aws::load_bounded(&cfg, 3, serve.request_timeout / 2)
+            .await
+            .with_access(ACCESS);
         let verifier = auth::Verifier::new(&serve)?;
         let n = verifier.keys.load().await?;
         tracing::info!("{n} signing keys of {}", serve.issuer);

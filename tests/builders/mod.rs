@@ -46,8 +46,7 @@ pub fn config() -> Config {
             name.to_string(),
             Account {
                 id: id.to_string(),
-                role_name: None,
-                regions: None,
+                ..Account::default()
             },
         );
     }

@@ -553,7 +553,8 @@ impl FaultProxy {
 
     /// The proxy's counters (`GET /__faultproxy/stats`): requests, `by_action`, `forwarded`
     /// and `retries` (SDK attempts > 1) by action, `faults` by kind, `faults_by_action`,
-    /// `denied_assume` by account id.
+    /// `denied_assume` by account id, `denied_role` by role name (`--deny-role`),
+    /// `assumed_roles`: every AssumeRole asked for, by role ARN.
     pub fn stats(&self) -> serde_json::Value {
         use std::io::{Read, Write};
         let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).expect("connect proxy");
@@ -567,6 +568,20 @@ impl FaultProxy {
         s.read_to_string(&mut raw).expect("read stats");
         let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
         serde_json::from_str(body).unwrap_or_else(|e| panic!("stats JSON: {e}\n{raw}"))
+    }
+}
+
+impl FaultProxy {
+    /// The roles sgops asked to assume through this proxy so far, by ARN, with their counts.
+    pub fn assumed_roles(&self) -> std::collections::BTreeMap<String, u64> {
+        self.stats()["assumed_roles"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(arn, n)| (arn.clone(), n.as_u64().unwrap_or(0)))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
