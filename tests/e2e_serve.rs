@@ -900,6 +900,9 @@ async fn a_warm_request_costs_one_ec2_call() {
         proxy.stats()["by_action"],
         json!({"AssumeRole": 2, "GetParameter": 1, "DescribeSecurityGroupRules": 6}),
         "one role per account, one allow-list read, one EC2 call per request"
+    );
+}
+
 #[tokio::test]
 async fn the_server_assumes_the_write_role() {
     let w = world().await;
