@@ -65,11 +65,13 @@ class Services:
         self.work, self.python = work, python
         self.procs = []
 
-    def start_moto(self):
+    def start_moto(self, cmd=None):
+        """moto_server on a free loopback port, or `cmd` (which must print what moto_server
+        prints: bench/moto_timed.py)."""
         moto = os.path.join(os.path.dirname(self.python), "moto_server")
         path = os.path.join(self.work, "moto.log")
         with open(path, "w") as out:
-            p = subprocess.Popen([moto, "-H", "127.0.0.1", "-p", "0"], stdout=out, stderr=subprocess.STDOUT,
+            p = subprocess.Popen(cmd or [moto, "-H", "127.0.0.1", "-p", "0"], stdout=out, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
         self.procs.append(p)
         self.moto = p

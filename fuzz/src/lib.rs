@@ -1,16 +1,24 @@
 //! The parsing and validation modules of sgops, compiled on their own for fuzzing.
 //! They only refer to each other (`crate::diag`, `crate::yaml`, `crate::config`,
-//! `crate::rules`), so including the same source files here gives the same code.
+//! `crate::rules`, `crate::escape`, `crate::invoke`, `crate::allowlist`), so including the same
+//! source files here gives the same code; `invoke` and `allowlist` without their AWS parts.
 #![allow(dead_code, unused_imports)]
 
-#[path = "../../src/config.rs"]
+pub mod allowlist;
+#[path = "../../src/config/mod.rs"]
 pub mod config;
 #[path = "../../src/diag.rs"]
 pub mod diag;
+#[path = "../../src/escape.rs"]
+pub mod escape;
+pub mod invoke;
 #[path = "../../src/rules/mod.rs"]
 pub mod rules;
+pub mod serve;
 #[path = "../../src/yaml.rs"]
 pub mod yaml;
+
+pub use serve::serve_one;
 
 use std::sync::Arc;
 
@@ -41,7 +49,7 @@ pub fn fuzz_one(data: &[u8]) {
     };
     let file = rules::parse_file("f.yaml", text, "a", "us-east-1", &opts, &mut diags);
     if let Some(f) = file {
-        rules::cross_file(&[f.clone(), f], &mut diags);
+        rules::cross_file(&[f.clone(), f], &cfg.guardrails, &mut diags);
     }
     diag::sort(&mut diags);
     for d in &diags {
