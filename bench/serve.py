@@ -33,7 +33,6 @@ import json
 import math
 import multiprocessing
 import os
-import re
 import resource
 import shutil
 import signal
